@@ -1,0 +1,1 @@
+"""Seeded data generator and the benchmark."""

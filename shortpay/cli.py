@@ -1,0 +1,43 @@
+"""The ``shortpay`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from shortpay.bench import cli as bench_cli
+from shortpay.followups import cli as followups_cli
+from shortpay.review import cli as review_cli
+from shortpay.rules import cli as rules_cli
+from shortpay.run_cli import register as register_run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shortpay",
+        description="Deductions management for accounts receivable.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    register_run(subparsers)
+    rules_cli.register(subparsers)
+    review_cli.register(subparsers)
+    followups_cli.register(subparsers)
+    bench_cli.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    return int(args.handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Follow-up correspondence with customers: templates, cadence and delivery."""

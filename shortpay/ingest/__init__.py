@@ -1,0 +1,1 @@
+"""Readers for the inbox: ERP extracts, remittances and bank files."""

@@ -1,0 +1,1 @@
+"""The exceptions queue and the review workflow with its audit log."""

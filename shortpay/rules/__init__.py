@@ -1,0 +1,1 @@
+"""Deduction rules: YAML files validated and loaded as tables."""
