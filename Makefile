@@ -33,7 +33,8 @@ test: $(STAMP) lint  ## Lint, then run the test suite
 
 lint: $(STAMP)  ## Run ruff on the Python code and sqlfluff on the dbt models
 	$(BIN)/ruff check shortpay flows tests
-	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros
+	SHORTPAY_WORK_DB=$(CURDIR)/dbt_project/target/lint.duckdb \
+		$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests
 
 bench: $(STAMP)  ## Run the benchmark (INVOICES=N PROFILE=clean|typical|hostile)
 	$(BIN)/shortpay bench --invoices $${INVOICES:-100000} --profile $${PROFILE:-typical}

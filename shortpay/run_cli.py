@@ -3,8 +3,78 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+from shortpay.settings import DEFAULT_RULES_DIR
+
+log = logging.getLogger(__name__)
+
+
+def parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid date {text!r}: use YYYY-MM-DD") from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("run", help="run the main job on an inbox")
-    parser.set_defaults(handler=lambda args: 0)
+    parser = subparsers.add_parser(
+        "run",
+        help="run the main job: ingest, match, classify, check, follow up, publish",
+        description="Run the main job on an inbox folder and publish the warehouse.",
+    )
+    parser.add_argument("--inbox", type=Path, required=True, help="folder of files to load")
+    parser.add_argument(
+        "--warehouse", type=Path, required=True, help="published DuckDB file to (re)write"
+    )
+    parser.add_argument(
+        "--rules", type=Path, default=DEFAULT_RULES_DIR,
+        help="folder of rule YAML files (default: the repository's rules/)",
+    )
+    parser.add_argument(
+        "--as-of", type=parse_date, default=None,
+        help="the date the run treats as today, YYYY-MM-DD (default: today)",
+    )
+    parser.add_argument("--outbox", type=Path, default=None,
+                        help="folder for rendered messages (default: outbox/ beside the warehouse)")
+    parser.add_argument(
+        "--json", action="store_true",
+        help="print one JSON object with the run's counts and sums on stdout",
+    )
+    parser.set_defaults(handler=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from flows.main import PipelineError
+    from shortpay.pipeline import run_pipeline
+    from shortpay.summary import format_summary
+
+    if not args.inbox.is_dir():
+        print(f"shortpay: inbox folder not found: {args.inbox}", file=sys.stderr)
+        return 2
+    # Everything but the final summary goes to stderr, so --json output is
+    # one clean object on stdout.
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            summary = run_pipeline(
+                inbox=args.inbox,
+                warehouse=args.warehouse,
+                rules_dir=args.rules,
+                as_of=args.as_of or date.today(),
+                outbox=args.outbox,
+            )
+    except PipelineError as error:
+        print(f"shortpay: {error}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"status": "failed", "stage": error.stage, "error": str(error)}))
+        return 1
+    if args.json:
+        print(json.dumps(summary, default=str, indent=2))
+    else:
+        print(format_summary(summary))
+    return 0

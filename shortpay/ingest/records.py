@@ -37,6 +37,7 @@ class Payment:
     bank_account: str | None = None
     is_reversal: bool = False
     value_date: date | None = None
+    memo: str | None = None
 
 
 @dataclass(slots=True)
@@ -56,6 +57,8 @@ class RemittanceLine:
     invoice_line_number: int | None = None
     is_partial: bool = False
     memo: str | None = None
+    invoice_date: date | None = None
+    other_dates: str | None = None
 
 
 @dataclass(slots=True)
@@ -75,6 +78,8 @@ class Adjustment:
     reference: str | None = None
     memo: str | None = None
     invoice_line_number: int | None = None
+    reference_qualifier: str | None = None
+    other_references: str | None = None
 
 
 @dataclass(slots=True)

@@ -3,7 +3,136 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from shortpay.rules.load import RulesError, load_rules
+from shortpay.rules.schema import RULE_FILES, render_schema, schema_file_name, write_schemas
+from shortpay.settings import DEFAULT_RULES_DIR
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this package's subcommands to the `shortpay` parser."""
+    parser = subparsers.add_parser("rules", help="validate, edit and preview the deduction rules")
+    commands = parser.add_subparsers(dest="rules_command", metavar="RULES_COMMAND", required=True)
+
+    validate = commands.add_parser("validate", help="check every rule file; exit 1 on problems")
+    _add_rules_option(validate)
+    validate.set_defaults(handler=run_validate)
+
+    schema = commands.add_parser("schema", help="write the JSON Schema of each rule file")
+    schema.add_argument(
+        "--out", type=Path, default=DEFAULT_RULES_DIR / "schema",
+        help="folder for the *.schema.json files (default: rules/schema)",
+    )
+    schema.add_argument(
+        "--check", action="store_true",
+        help="write nothing; exit 1 when a file in --out differs from the schema",
+    )
+    schema.set_defaults(handler=run_schema)
+
+    edit = commands.add_parser("edit", help="edit the rule files in a web page on 127.0.0.1")
+    _add_rules_option(edit)
+    edit.add_argument(
+        "--port", type=int, default=8765, help="TCP port on 127.0.0.1 (default: 8765)"
+    )
+    edit.set_defaults(handler=run_edit)
+
+    preview = commands.add_parser(
+        "preview",
+        help="show which deductions would change category or validity under the rules",
+    )
+    _add_rules_option(preview)
+    preview.add_argument(
+        "--warehouse", type=Path, required=True, help="published warehouse DuckDB file"
+    )
+    preview.add_argument(
+        "--as-of", type=dt.date.fromisoformat, default=None,
+        help="evaluation date as YYYY-MM-DD (default: today in UTC)",
+    )
+    preview.add_argument("--json", action="store_true", help="print the result as JSON")
+    preview.set_defaults(handler=run_preview)
+
+
+def _add_rules_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rules", type=Path, default=DEFAULT_RULES_DIR,
+        help="folder with the rule YAML files (default: the repository's rules/)",
+    )
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    try:
+        ruleset = load_rules(args.rules)
+    except RulesError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(
+        f"{args.rules}: rules are valid ({ruleset.file_count} files, "
+        f"{len(ruleset.reason_codes)} reason codes, content hash {ruleset.content_hash})"
+    )
+    return 0
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    if not args.check:
+        for path in write_schemas(args.out):
+            print(f"wrote {path}")
+        return 0
+    stale = []
+    for rule_file in RULE_FILES:
+        path = args.out / schema_file_name(rule_file)
+        if not path.exists() or path.read_text(encoding="utf-8") != render_schema(rule_file):
+            stale.append(path)
+    for path in stale:
+        print(f"{path}: missing or out of date; run `shortpay rules schema`", file=sys.stderr)
+    return 1 if stale else 0
+
+
+def run_edit(args: argparse.Namespace) -> int:
+    from shortpay.rules.editor import RuleEditorServer, serve
+
+    if not args.rules.is_dir():
+        print(f"{args.rules}: rules folder not found", file=sys.stderr)
+        return 1
+    try:
+        server = RuleEditorServer(args.rules, args.port)
+    except OSError as error:
+        print(f"cannot listen on 127.0.0.1:{args.port}: {error}; try --port", file=sys.stderr)
+        return 1
+    print(f"Rules editor for {args.rules}: {server.url} (Ctrl+C stops it)")
+    serve(server)
+    return 0
+
+
+def run_preview(args: argparse.Namespace) -> int:
+    from shortpay.rules.preview import compare_warehouses, format_report
+    from shortpay.settings import Paths
+
+    try:
+        load_rules(args.rules)
+    except RulesError as error:
+        print(error, file=sys.stderr)
+        return 1
+    paths = Paths.for_warehouse(args.warehouse)
+    if not paths.warehouse.exists():
+        print(f"{paths.warehouse}: published warehouse not found; run `shortpay run` first",
+              file=sys.stderr)
+        return 1
+    try:
+        from shortpay.pipeline import rebuild_copy
+    except ImportError as error:
+        print(f"preview needs shortpay.pipeline.rebuild_copy, which is not available: {error}",
+              file=sys.stderr)
+        return 1
+    as_of = args.as_of or dt.datetime.now(dt.UTC).date()
+    rebuilt = rebuild_copy(paths, args.rules, as_of)
+    report = compare_warehouses(paths.warehouse, Path(rebuilt))
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print(format_report(report), end="")
+    return 0
+

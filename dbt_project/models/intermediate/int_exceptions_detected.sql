@@ -1,0 +1,325 @@
+-- One row per item that needs a person, from every stage of the run, before
+-- review decisions are applied. Each item's id is derived from what it is
+-- about, so it stays the same on every run over the same input.
+with
+
+issues as (
+    select * from {{ source('raw', 'ingest_issues') }}
+),
+
+files as (
+    select file_hash, loaded_at from {{ source('raw', 'files') }}
+),
+
+payments as (
+    select * from {{ ref('stg_payments') }}
+),
+
+matches as (
+    select * from {{ ref('int_remittance_matches') }}
+),
+
+allocations as (
+    select * from {{ ref('int_invoice_allocations') }}
+),
+
+balances as (
+    select * from {{ ref('int_payment_balances') }}
+),
+
+deductions as (
+    select * from {{ ref('fct_deductions') }}
+),
+
+dq_failures as (
+    select * from {{ source('raw', 'dq_failures') }}
+),
+
+settings as (
+    select
+        coalesce(
+            max(case when key = 'deadline_warning_days' then {{ try_cast_to('value', 'integer') }} end),
+            7
+        ) as deadline_warning_days
+    from {{ source('rules', 'settings') }}
+),
+
+ingest_exceptions as (
+    select
+        'ingest_error' as exception_type,
+        coalesce(issues.severity, 'error') as severity,
+        'file' as entity_type,
+        issues.source_file as entity_id,
+        issues.reason as message,
+        cast(null as decimal(18, 2)) as amount,
+        cast(null as varchar) as deduction_id,
+        cast(null as varchar) as owner,
+        issues.source_file,
+        issues.source_position,
+        cast(issues.detected_at as date) as detected_date,
+        issues.file_hash || '|' || coalesce(issues.source_position, '')
+            || '|' || issues.reason as detail_key
+    from issues
+),
+
+repeated_payments as (
+    select
+        'duplicate_payment' as exception_type,
+        'warning' as severity,
+        'payment' as entity_type,
+        payments.payment_id as entity_id,
+        'payment ' || payments.payment_id
+            || ' was already posted from an earlier file; this copy is not posted'
+            as message,
+        payments.payment_amount as amount,
+        cast(null as varchar) as deduction_id,
+        cast(null as varchar) as owner,
+        payments.source_file,
+        payments.source_position,
+        cast(files.loaded_at as date) as detected_date,
+        payments.file_hash as detail_key
+    from payments
+    left join files on payments.file_hash = files.file_hash
+    where payments.is_repeated_id
+),
+
+line_exceptions as (
+    select
+        case matches.match_status
+            when 'unmatched' then 'unmatched_remittance'
+            when 'ambiguous' then 'ambiguous_match'
+            else 'currency_mismatch'
+        end as exception_type,
+        case
+            when matches.match_status = 'currency_mismatch' then 'error'
+            else 'warning'
+        end as severity,
+        'remittance_line' as entity_type,
+        matches.payment_id || '#' || cast(matches.line_number as varchar) as entity_id,
+        case matches.match_status
+            when 'unmatched' then 'reference '
+                || coalesce('''' || matches.invoice_reference || '''', '(none)')
+                || ' of payment ' || matches.payment_id
+                || ' matches no invoice; its amount stays unapplied'
+            when 'ambiguous' then 'reference '
+                || coalesce('''' || matches.invoice_reference || '''', '(none)')
+                || ' of payment ' || matches.payment_id || ' fits '
+                || cast(matches.candidate_count as varchar)
+                || ' invoices equally well; nothing was applied'
+            else 'payment ' || matches.payment_id || ' is in '
+                || matches.payment_currency
+                || ' but the matched invoice is in another currency; nothing was applied'
+        end as message,
+        coalesce(matches.paid_amount, matches.gross_amount) as amount,
+        cast(null as varchar) as deduction_id,
+        cast(null as varchar) as owner,
+        matches.source_file,
+        matches.source_position,
+        matches.payment_date as detected_date,
+        matches.file_hash as detail_key
+    from matches
+    where matches.match_status in ('unmatched', 'ambiguous', 'currency_mismatch')
+),
+
+allocation_exceptions as (
+    select
+        case
+            when allocations.open_before_amount = 0 then 'invoice_already_paid'
+            else 'overpayment'
+        end as exception_type,
+        'warning' as severity,
+        'remittance_line' as entity_type,
+        allocations.payment_id || '#' || cast(allocations.line_number as varchar)
+            as entity_id,
+        case
+            when allocations.open_before_amount = 0
+                then 'invoice ' || allocations.invoice_id
+                    || ' was already settled; '
+                    || {{ amount_text('allocations.excess_paid_amount') }}
+                    || ' of payment ' || allocations.payment_id || ' stays unapplied'
+            else 'payment ' || allocations.payment_id || ' pays '
+                || {{ amount_text('allocations.excess_paid_amount') }}
+                || ' more than invoice ' || allocations.invoice_id
+                || ' owed; the excess stays unapplied'
+        end as message,
+        allocations.excess_paid_amount as amount,
+        cast(null as varchar) as deduction_id,
+        cast(null as varchar) as owner,
+        allocations.source_file,
+        allocations.source_position,
+        allocations.payment_date as detected_date,
+        allocations.file_hash as detail_key
+    from allocations
+    where allocations.excess_paid_amount > 0
+),
+
+over_explained as (
+    select
+        'adjustment_exceeds_open' as exception_type,
+        'warning' as severity,
+        'remittance_line' as entity_type,
+        allocations.payment_id || '#' || cast(allocations.line_number as varchar)
+            as entity_id,
+        'discounts and adjustments on invoice ' || allocations.invoice_id
+            || ' exceed what it still owed by '
+            || {{ amount_text('allocations.over_explained_amount') }}
+            || '; the excess was not recorded as a deduction' as message,
+        allocations.over_explained_amount as amount,
+        cast(null as varchar) as deduction_id,
+        cast(null as varchar) as owner,
+        allocations.source_file,
+        allocations.source_position,
+        allocations.payment_date as detected_date,
+        allocations.file_hash as detail_key
+    from allocations
+    where allocations.over_explained_amount > 0
+),
+
+payment_exceptions as (
+    select
+        'remittance_mismatch' as exception_type,
+        'error' as severity,
+        'payment' as entity_type,
+        balances.payment_id as entity_id,
+        'the remittance of payment ' || balances.payment_id || ' adds up to '
+            || {{ amount_text('balances.stated_amount') }}
+            || ' but the payment is '
+            || {{ amount_text('balances.payment_amount') }}
+            || ' (difference '
+            || {{ amount_text('balances.payment_amount - balances.stated_amount') }}
+            || ')' as message,
+        cast(balances.payment_amount - balances.stated_amount as decimal(18, 2))
+            as amount,
+        cast(null as varchar) as deduction_id,
+        cast(null as varchar) as owner,
+        payments.source_file,
+        payments.source_position,
+        payments.payment_date as detected_date,
+        balances.file_hash as detail_key
+    from balances
+    inner join payments
+        on balances.payment_id = payments.payment_id
+        and balances.file_hash = payments.file_hash
+    where not balances.is_void
+        and balances.stated_amount is not null
+        and balances.stated_amount <> balances.payment_amount
+),
+
+unapplied as (
+    select
+        'unapplied_cash' as exception_type,
+        'warning' as severity,
+        'payment' as entity_type,
+        balances.payment_id as entity_id,
+        {{ amount_text('balances.unapplied_amount') }} || ' of payment '
+            || balances.payment_id || ' is not applied to any invoice' as message,
+        balances.unapplied_amount as amount,
+        cast(null as varchar) as deduction_id,
+        cast(null as varchar) as owner,
+        payments.source_file,
+        payments.source_position,
+        payments.payment_date as detected_date,
+        balances.file_hash as detail_key
+    from balances
+    inner join payments
+        on balances.payment_id = payments.payment_id
+        and balances.file_hash = payments.file_hash
+    where not balances.is_void and balances.unapplied_amount > 0
+),
+
+deduction_reviews as (
+    select
+        'deduction_review' as exception_type,
+        'info' as severity,
+        'deduction' as entity_type,
+        deduction_id as entity_id,
+        category || ' deduction of ' || {{ amount_text('deduction_amount') }}
+            || ' needs review: ' || validity_reason as message,
+        deduction_amount as amount,
+        deduction_id,
+        assignee as owner,
+        source_file,
+        source_position,
+        opened_date as detected_date,
+        '' as detail_key
+    from deductions
+    where validity = 'needs_review' and status = 'open'
+),
+
+deadlines as (
+    select
+        'deadline_approaching' as exception_type,
+        'warning' as severity,
+        'deduction' as entity_type,
+        deductions.deduction_id as entity_id,
+        'the dispute window of deduction ' || deductions.deduction_id
+            || ' closes on ' || cast(deductions.deadline_date as varchar) as message,
+        deductions.invalid_amount as amount,
+        deductions.deduction_id,
+        deductions.assignee as owner,
+        deductions.source_file,
+        deductions.source_position,
+        deductions.opened_date as detected_date,
+        cast(deductions.deadline_date as varchar) as detail_key
+    from deductions
+    cross join settings
+    where deductions.status in ('open', 'disputed')
+        and deductions.invalid_amount > 0
+        and deductions.deadline_date is not null
+        and {{ days_between(as_of_date(), 'deductions.deadline_date') }}
+            between 0 and settings.deadline_warning_days
+),
+
+quality as (
+    select
+        'data_quality' as exception_type,
+        dq_failures.severity,
+        dq_failures.entity_type,
+        dq_failures.entity_id,
+        dq_failures.message,
+        cast(null as decimal(18, 2)) as amount,
+        case
+            when dq_failures.entity_type = 'deduction' then dq_failures.entity_id
+        end as deduction_id,
+        cast(null as varchar) as owner,
+        dq_failures.table_name as source_file,
+        dq_failures.column_name as source_position,
+        cast(dq_failures.detected_at as date) as detected_date,
+        dq_failures.check_id as detail_key
+    from dq_failures
+),
+
+unioned as (
+    select * from ingest_exceptions
+    union all
+    select * from repeated_payments
+    union all
+    select * from line_exceptions
+    union all
+    select * from allocation_exceptions
+    union all
+    select * from over_explained
+    union all
+    select * from payment_exceptions
+    union all
+    select * from unapplied
+    union all
+    select * from deduction_reviews
+    union all
+    select * from deadlines
+    union all
+    select * from quality
+),
+
+final as (
+    select
+        {{ stable_id('EXC', [
+            'exception_type',
+            "coalesce(entity_id, '')",
+            "coalesce(detail_key, '')",
+        ]) }} as exception_id,
+        unioned.*
+    from unioned
+)
+
+select * from final

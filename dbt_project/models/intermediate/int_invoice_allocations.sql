@@ -1,0 +1,150 @@
+-- One row per matched remittance line: how much of the payment was applied
+-- to the invoice, which discount and withheld amounts it explains, and the
+-- unexplained shortfall. Lines of one invoice are taken in payment order, so
+-- an invoice is never applied below zero: a second payment of a closed
+-- invoice applies nothing and its money stays unapplied.
+with
+
+matches as (
+    select * from {{ ref('int_remittance_matches') }}
+    where match_status = 'matched'
+),
+
+invoices as (
+    select * from {{ ref('int_invoices_prepared') }}
+),
+
+settings as (
+    select
+        max(case when key = 'treat_short_payment_as_partial' then value end)
+            as short_payment_is_partial
+    from {{ source('rules', 'settings') }}
+),
+
+ordered as (
+    select
+        matches.*,
+        invoices.total_amount as invoice_total_amount,
+        invoices.invoice_date,
+        (
+            matches.is_partial
+            or (
+                lower(coalesce(settings.short_payment_is_partial, 'false')) = 'true'
+                and matches.adjustment_count = 0
+                and matches.discount_amount = 0
+            )
+        ) as is_partial_payment
+    from matches
+    inner join invoices
+        on matches.invoice_id = invoices.invoice_id
+        and matches.invoice_customer_id = invoices.customer_id
+    cross join settings
+),
+
+-- A line that is not a partial payment settles the invoice in full (paid,
+-- explained or unexplained), so later lines find nothing open.
+claims as (
+    select
+        ordered.*,
+        case
+            when is_partial_payment
+                then coalesce(paid_amount, 0) + discount_amount + withheld_amount
+            else invoice_total_amount
+        end as claimed_amount
+    from ordered
+),
+
+open_before as (
+    select
+        claims.*,
+        greatest(
+            invoice_total_amount - coalesce(
+                sum(claimed_amount) over (
+                    partition by invoice_id, invoice_customer_id
+                    order by payment_date, payment_id, line_number
+                    rows between unbounded preceding and 1 preceding
+                ),
+                0
+            ),
+            0
+        ) as open_before_amount
+    from claims
+),
+
+applied as (
+    select
+        open_before.*,
+        -- A line without a paid amount pays what the invoice still owes.
+        coalesce(
+            paid_amount,
+            greatest(open_before_amount - discount_amount - withheld_amount, 0)
+        ) as line_paid_amount
+    from open_before
+),
+
+capped as (
+    select
+        applied.*,
+        least(line_paid_amount, open_before_amount) as applied_amount,
+        line_paid_amount - least(line_paid_amount, open_before_amount)
+            as excess_paid_amount
+    from applied
+),
+
+discounts as (
+    select
+        capped.*,
+        least(discount_amount, open_before_amount - applied_amount)
+            as discount_taken_amount
+    from capped
+),
+
+withheld as (
+    select
+        discounts.*,
+        least(
+            withheld_amount,
+            open_before_amount - applied_amount - discount_taken_amount
+        ) as withheld_taken_amount
+    from discounts
+),
+
+final as (
+    select
+        payment_id,
+        line_number,
+        file_hash,
+        invoice_id,
+        invoice_customer_id,
+        payer_customer_id,
+        payment_date,
+        invoice_date,
+        match_method,
+        match_confidence,
+        invoice_reference,
+        is_partial_payment,
+        invoice_total_amount,
+        open_before_amount,
+        line_paid_amount,
+        cast(applied_amount as decimal(18, 2)) as applied_amount,
+        cast(excess_paid_amount as decimal(18, 2)) as excess_paid_amount,
+        cast(discount_taken_amount as decimal(18, 2)) as discount_taken_amount,
+        cast(withheld_taken_amount as decimal(18, 2)) as withheld_taken_amount,
+        cast(
+            discount_amount - discount_taken_amount
+            + withheld_amount - withheld_taken_amount
+            as decimal(18, 2)
+        ) as over_explained_amount,
+        cast(
+            case
+                when is_partial_payment then 0
+                else open_before_amount - applied_amount
+                    - discount_taken_amount - withheld_taken_amount
+            end as decimal(18, 2)
+        ) as unexplained_amount,
+        source_file,
+        source_position
+    from withheld
+)
+
+select * from final

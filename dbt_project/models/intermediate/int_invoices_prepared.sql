@@ -1,0 +1,26 @@
+-- One row per invoice, with its normalised id for reference matching and
+-- the discount terms parsed from notation such as `2/10 NET 30`.
+with
+
+invoices as (
+    select * from {{ ref('stg_invoices') }}
+),
+
+parsed as (
+    select
+        invoices.*,
+        {{ strip_reference_prefix(alnum_upper('invoice_id')) }} as invoice_key,
+        {{ try_cast_to("regexp_extract(payment_terms, '^([0-9]+(\\.[0-9]+)?)/', 1)", 'decimal(9, 4)') }}
+            as discount_percent,
+        {{ try_cast_to("regexp_extract(payment_terms, '^[0-9.]+/([0-9]+)', 1)", 'integer') }}
+            as discount_days,
+        {{ try_cast_to("regexp_extract(payment_terms, 'NET ?([0-9]+)', 1)", 'integer') }}
+            as net_days
+    from invoices
+),
+
+final as (
+    select * from parsed
+)
+
+select * from final

@@ -1,0 +1,143 @@
+-- One row per (remittance line, candidate invoice, method). Reference
+-- methods come first; fuzzy and amount-only methods are tried only for lines
+-- that no reference method matched. Candidates are limited to the paying
+-- customer's family when the payer is known.
+with
+
+lines as (
+    select * from {{ ref('int_remittance_lines_prepared') }}
+    where not is_void
+),
+
+invoices as (
+    select * from {{ ref('int_invoices_prepared') }}
+),
+
+family as (
+    select * from {{ ref('int_customer_family') }}
+),
+
+exact_matches as (
+    select
+        lines.payment_id, lines.line_number, lines.file_hash,
+        invoices.invoice_id, invoices.customer_id as invoice_customer_id,
+        'exact_reference' as match_method, 1 as method_rank
+    from lines
+    inner join invoices on lines.invoice_reference = invoices.invoice_id
+),
+
+normalised_matches as (
+    select
+        lines.payment_id, lines.line_number, lines.file_hash,
+        invoices.invoice_id, invoices.customer_id as invoice_customer_id,
+        'normalised_reference' as match_method, 2 as method_rank
+    from lines
+    inner join invoices on lines.reference_key = invoices.invoice_key
+    where lines.reference_key <> ''
+),
+
+po_matches as (
+    select
+        lines.payment_id, lines.line_number, lines.file_hash,
+        invoices.invoice_id, invoices.customer_id as invoice_customer_id,
+        'po_number' as match_method, 3 as method_rank
+    from lines
+    inner join invoices
+        on coalesce(
+            lines.po_number,
+            case when lines.reference_qualifier = 'PO' then lines.invoice_reference end
+        ) = invoices.po_number
+),
+
+reference_candidates as (
+    select * from exact_matches
+    union all
+    select * from normalised_matches
+    union all
+    select * from po_matches
+),
+
+in_family as (
+    select reference_candidates.*
+    from reference_candidates
+    inner join lines
+        on reference_candidates.payment_id = lines.payment_id
+        and reference_candidates.file_hash = lines.file_hash
+        and reference_candidates.line_number = lines.line_number
+    left join family
+        on lines.payer_customer_id = family.customer_id
+        and reference_candidates.invoice_customer_id = family.family_customer_id
+    where lines.payer_customer_id is null or family.customer_id is not null
+),
+
+lines_without_reference_match as (
+    select lines.*
+    from lines
+    left join (
+        select distinct payment_id, file_hash, line_number from in_family
+    ) as matched
+        on lines.payment_id = matched.payment_id
+        and lines.file_hash = matched.file_hash
+        and lines.line_number = matched.line_number
+    where matched.payment_id is null
+        and lines.payer_customer_id is not null
+),
+
+family_invoices as (
+    select
+        unmatched.payment_id,
+        unmatched.line_number,
+        unmatched.file_hash,
+        unmatched.reference_key,
+        unmatched.gross_amount,
+        unmatched.memo,
+        invoices.invoice_id,
+        invoices.invoice_key,
+        invoices.customer_id as invoice_customer_id,
+        invoices.total_amount
+    from lines_without_reference_match as unmatched
+    inner join family on unmatched.payer_customer_id = family.customer_id
+    inner join invoices on family.family_customer_id = invoices.customer_id
+),
+
+-- A near-miss reference counts only when the amount corroborates it.
+fuzzy_matches as (
+    select
+        payment_id, line_number, file_hash, invoice_id, invoice_customer_id,
+        'fuzzy_reference' as match_method, 4 as method_rank
+    from family_invoices
+    where length(reference_key) >= 4
+        and abs(length(reference_key) - length(invoice_key)) <= 1
+        and {{ edit_distance('reference_key', 'invoice_key') }} = 1
+        and total_amount = gross_amount
+),
+
+memo_matches as (
+    select
+        payment_id, line_number, file_hash, invoice_id, invoice_customer_id,
+        'memo_reference' as match_method, 5 as method_rank
+    from family_invoices
+    where memo is not null
+        and length(invoice_id) >= 4
+        and strpos(upper(memo), upper(invoice_id)) > 0
+),
+
+amount_matches as (
+    select
+        payment_id, line_number, file_hash, invoice_id, invoice_customer_id,
+        'amount_only' as match_method, 6 as method_rank
+    from family_invoices
+    where total_amount = gross_amount
+),
+
+final as (
+    select * from in_family
+    union all
+    select * from fuzzy_matches
+    union all
+    select * from memo_matches
+    union all
+    select * from amount_matches
+)
+
+select * from final

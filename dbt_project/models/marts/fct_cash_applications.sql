@@ -1,0 +1,30 @@
+-- One row per allocation of a payment to an invoice: the amount applied
+-- and how the remittance line was matched to the invoice.
+with
+
+allocations as (
+    select * from {{ ref('int_invoice_allocations') }}
+),
+
+final as (
+    select
+        {{ stable_id('APP', ['payment_id', 'cast(line_number as varchar)']) }}
+            as application_id,
+        payment_id,
+        line_number as remittance_line_number,
+        invoice_id,
+        invoice_customer_id as customer_id,
+        applied_amount,
+        match_method,
+        match_confidence,
+        invoice_reference,
+        is_partial_payment,
+        open_before_amount,
+        discount_taken_amount,
+        payment_date,
+        source_file,
+        source_position
+    from allocations
+)
+
+select * from final

@@ -1,0 +1,105 @@
+-- One row per deduction: an amount a customer withheld from one invoice (or
+-- from a payment, with no invoice) for one reason, with its category,
+-- validity, workflow status and deadline. Review decisions override the
+-- automatic validity and set the status.
+with
+
+deductions as (
+    select * from {{ ref('int_deductions_ruled') }}
+),
+
+decisions as (
+    select * from {{ ref('int_deduction_decisions') }}
+),
+
+payments as (
+    select payment_id, file_hash, currency from {{ ref('int_payments_resolved') }}
+),
+
+merged as (
+    select
+        deductions.*,
+        payments.currency as payment_currency,
+        decisions.status as decided_status,
+        decisions.decided_valid_amount,
+        decisions.decided_invalid_amount,
+        decisions.first_decided_at,
+        decisions.resolved_at,
+        decisions.assignee
+    from deductions
+    inner join payments
+        on deductions.payment_id = payments.payment_id
+        and deductions.file_hash = payments.file_hash
+    left join decisions on deductions.deduction_id = decisions.deduction_id
+),
+
+decided as (
+    select
+        merged.*,
+        case
+            when decided_valid_amount is not null and decided_invalid_amount > 0
+                then 'invalid'
+            when decided_valid_amount is not null then 'valid'
+            else validity
+        end as final_validity,
+        cast(coalesce(decided_valid_amount, valid_amount) as decimal(18, 2))
+            as final_valid_amount,
+        coalesce(
+            decided_status,
+            case when is_auto_approved then 'approved' else 'open' end
+        ) as status
+    from merged
+),
+
+final as (
+    select
+        deduction_id,
+        payment_id,
+        customer_id,
+        invoice_id,
+        attributed_line_number as invoice_line_number,
+        deduction_amount,
+        payment_currency as currency,
+        reason_code as customer_reason_code,
+        category,
+        final_validity as validity,
+        case
+            when final_validity = 'needs_review' then cast(0 as decimal(18, 2))
+            else final_valid_amount
+        end as valid_amount,
+        cast(
+            case
+                when final_validity = 'needs_review' then 0
+                else deduction_amount - final_valid_amount
+            end as decimal(18, 2)
+        ) as invalid_amount,
+        validity_reason,
+        evidence_reference,
+        status,
+        opened_date,
+        case
+            when status in ('recovered', 'written_off', 'closed')
+                and resolved_at is not null
+                then {{ days_between('opened_date', 'cast(resolved_at as date)') }}
+            else {{ days_between('opened_date', as_of_date()) }}
+        end as days_outstanding,
+        rule_id,
+        category_rule_id,
+        deadline_date,
+        dispute_window_days,
+        owner,
+        team,
+        coalesce(assignee, owner) as assignee,
+        is_auto_approved,
+        deduction_source,
+        customer_memo,
+        adjustment_reference,
+        payment_date,
+        first_decided_at,
+        resolved_at,
+        source_file,
+        source_position
+    from decided
+)
+
+select * from final

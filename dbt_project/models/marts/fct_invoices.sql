@@ -1,0 +1,74 @@
+-- One row per invoice with its balance:
+-- total_amount = applied_amount + discount_amount + deducted_amount + open_amount.
+with
+
+invoices as (
+    select * from {{ ref('int_invoices_prepared') }}
+),
+
+applications as (
+    select
+        invoice_id,
+        customer_id,
+        sum(applied_amount) as applied_amount,
+        max(payment_date) as last_payment_date,
+        count(*) as application_count
+    from {{ ref('fct_cash_applications') }}
+    group by invoice_id, customer_id
+),
+
+deductions as (
+    select
+        invoice_id,
+        customer_id,
+        sum(
+            case when category = 'early_pay_discount' then deduction_amount else 0 end
+        ) as discount_amount,
+        sum(
+            case when category <> 'early_pay_discount' then deduction_amount else 0 end
+        ) as deducted_amount,
+        count(*) as deduction_count
+    from {{ ref('fct_deductions') }}
+    where invoice_id is not null
+    group by invoice_id, customer_id
+),
+
+final as (
+    select
+        invoices.invoice_id,
+        invoices.customer_id,
+        invoices.invoice_date,
+        invoices.due_date,
+        invoices.po_number,
+        invoices.currency,
+        invoices.total_amount,
+        invoices.payment_terms,
+        invoices.is_disputed,
+        cast(coalesce(applications.applied_amount, 0) as decimal(18, 2))
+            as applied_amount,
+        cast(coalesce(deductions.discount_amount, 0) as decimal(18, 2))
+            as discount_amount,
+        cast(coalesce(deductions.deducted_amount, 0) as decimal(18, 2))
+            as deducted_amount,
+        cast(
+            invoices.total_amount
+            - coalesce(applications.applied_amount, 0)
+            - coalesce(deductions.discount_amount, 0)
+            - coalesce(deductions.deducted_amount, 0)
+            as decimal(18, 2)
+        ) as open_amount,
+        coalesce(applications.application_count, 0) as application_count,
+        coalesce(deductions.deduction_count, 0) as deduction_count,
+        applications.last_payment_date,
+        {{ days_between('invoices.due_date', as_of_date()) }} as days_past_due,
+        invoices.source_file
+    from invoices
+    left join applications
+        on invoices.invoice_id = applications.invoice_id
+        and invoices.customer_id = applications.customer_id
+    left join deductions
+        on invoices.invoice_id = deductions.invoice_id
+        and invoices.customer_id = deductions.customer_id
+)
+
+select * from final

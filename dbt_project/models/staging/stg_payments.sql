@@ -1,0 +1,54 @@
+-- One row per payment read from the inbox. A payment id seen again in a
+-- later file keeps the first file's row; the later one is flagged here and
+-- reported as an exception, never posted twice.
+with
+
+source as (
+    select * from {{ source('raw', 'payments') }}
+),
+
+files as (
+    select file_hash, loaded_at from {{ source('raw', 'files') }}
+),
+
+ranked as (
+    select
+        source.*,
+        row_number() over (
+            partition by source.payment_id
+            order by files.loaded_at, source.source_file, source.source_position
+        ) as id_rank
+    from source
+    left join files on source.file_hash = files.file_hash
+),
+
+final as (
+    select
+        payment_id,
+        nullif(trim(customer_id), '') as customer_id,
+        payer_id,
+        payer_name,
+        payee_name,
+        payment_date,
+        value_date,
+        -- A reversal takes money back, so it counts negative.
+        cast(
+            case
+                when coalesce(is_reversal, false) then -abs(payment_amount)
+                else payment_amount
+            end as decimal(18, 2)
+        ) as payment_amount,
+        upper(coalesce(currency, 'USD')) as currency,
+        payment_method,
+        trace_number,
+        bank_account,
+        coalesce(is_reversal, false) as is_reversal,
+        source_format,
+        source_file,
+        file_hash,
+        source_position,
+        id_rank > 1 as is_repeated_id
+    from ranked
+)
+
+select * from final

@@ -1,0 +1,109 @@
+"""The main job: inbox to published warehouse, in one Prefect flow.
+
+Run it with ``shortpay run`` (or ``python -m flows.main``). It needs no
+Prefect server: without PREFECT_API_URL, Prefect starts a temporary local
+one for the run.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from shortpay.locking import run_lock
+from shortpay.settings import Paths
+from shortpay.summary import format_summary, summarize_build
+from shortpay.tasks import (
+    build_exceptions,
+    build_models,
+    check_quality,
+    ingest_inbox,
+    load_rule_tables,
+    publish,
+    send_followups,
+    snapshot_review_state,
+)
+
+
+class PipelineError(RuntimeError):
+    """A stage of the pipeline failed; ``stage`` names it."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(f"stage {stage} failed: {message}")
+        self.stage = stage
+
+
+@flow(name="shortpay-main", log_prints=False)
+def main_flow(
+    inbox: Path,
+    warehouse: Path,
+    rules_dir: Path,
+    as_of: date,
+    run_id: str,
+    outbox: Path | None = None,
+    transport: str | None = None,
+) -> dict:
+    """Ingest, build, check, follow up, publish and summarise one run."""
+    logger = get_run_logger()
+    paths = Paths.for_warehouse(warehouse, outbox)
+    paths.ensure()
+    stage_seconds: dict[str, float] = {}
+
+    def timed(stage: str, call, *args):
+        started = time.perf_counter()
+        try:
+            return call(*args)
+        except PipelineError:
+            raise
+        except Exception as error:
+            logger.error("stage %s failed: %s", stage, error)
+            raise PipelineError(stage, str(error)) from error
+        finally:
+            stage_seconds[stage] = round(time.perf_counter() - started, 3)
+
+    with run_lock(paths.run_lock):
+        ingest = timed("ingest", ingest_inbox, inbox, paths, run_id)
+        rules_hash = timed("rules", load_rule_tables, rules_dir, paths)
+        timed("snapshot", snapshot_review_state, paths)
+        timed("dbt", build_models, paths, as_of, run_id)
+        quality = timed("quality", check_quality, paths, run_id)
+        if quality.get("blocking_failed"):
+            raise PipelineError(
+                "quality",
+                "a blocking data-quality check errored; nothing was published or sent: "
+                + "; ".join(str(error) for error in quality.get("check_errors", [])),
+            )
+        timed("exceptions", build_exceptions, paths, as_of, run_id)
+        summary = timed("summary", summarize_build, paths.work_db)
+        if not all(summary["balances"].values()):
+            raise PipelineError("balances", f"sums do not balance: {summary['balances']}")
+        followups = timed("followups", send_followups, paths, as_of, rules_dir, transport)
+        published = timed("publish", publish, paths)
+
+    summary.update(
+        {
+            "run_id": run_id,
+            "as_of": as_of.isoformat(),
+            "status": "completed",
+            "warehouse": str(paths.warehouse),
+            "outbox": str(paths.outbox_dir),
+            "rules_hash": rules_hash,
+            "ingest": ingest,
+            "quality": quality,
+            "followups": followups,
+            "published_rows": published,
+            "stage_seconds": stage_seconds,
+        }
+    )
+    text = format_summary(summary)
+    logger.info("run summary\n%s", text)
+    create_markdown_artifact(
+        key="shortpay-run-summary",
+        markdown=f"```\n{text}\n```",
+        description=f"Shortpay run {run_id}",
+    )
+    return summary

@@ -1,0 +1,330 @@
+"""ERP CSV extracts: read with DuckDB, check every value in SQL, load the good rows.
+
+DuckDB reads the file with ``all_varchar`` so that no value is converted
+before it is checked. Each row gets a list of reasons (empty field, invalid
+date, too many decimal places...). Rows with reasons go to
+``raw.ingest_issues`` at ``line N`` (the header is line 1), the others are
+cast and inserted into their typed table. Extra columns are ignored.
+
+Identifiers in the generated SQL come from the column specs of this module,
+never from file content, except the header names of the file, which are
+quoted. Values are always bound as parameters or read from the file by DuckDB.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from shortpay.ingest.context import FileContext
+
+logger = logging.getLogger(__name__)
+
+PROMOTION_TYPES = ("off_invoice", "bill_back", "scan", "coop", "slotting", "mcb")
+
+DECIMAL_SCALES = {"money": 2, "price": 4, "quantity": 4, "rate": 6}
+
+
+class CsvRejected(Exception):
+    """The whole CSV file is rejected, for the reason in the message."""
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of an extract: its name, how its text is checked and cast, and if it is required."""
+
+    name: str
+    kind: str = "text"
+    required: bool = False
+
+
+def _required(*names: str, kind: str = "text") -> list[ColumnSpec]:
+    return [ColumnSpec(name, kind, required=True) for name in names]
+
+
+ERP_SPECS: dict[str, list[ColumnSpec]] = {
+    "customers": [
+        *_required("customer_id", "name"),
+        ColumnSpec("parent_customer_id"),
+        ColumnSpec("ar_contact_email"),
+        ColumnSpec("ar_contact_name"),
+        ColumnSpec("country"),
+        ColumnSpec("reason_code_set"),
+    ],
+    "invoices": [
+        *_required("invoice_id", "customer_id"),
+        *_required("invoice_date", "due_date", kind="date"),
+        ColumnSpec("currency", "currency", required=True),
+        ColumnSpec("total_amount", "money", required=True),
+        ColumnSpec("po_number"),
+        ColumnSpec("payment_terms"),
+        ColumnSpec("bill_to_name"),
+    ],
+    "invoice_lines": [
+        ColumnSpec("invoice_id", required=True),
+        ColumnSpec("line_number", "integer", required=True),
+        ColumnSpec("sku", required=True),
+        ColumnSpec("quantity", "quantity", required=True),
+        ColumnSpec("unit_price", "price", required=True),
+        ColumnSpec("line_amount", "money", required=True),
+        ColumnSpec("description"),
+        ColumnSpec("uom"),
+    ],
+    "shipments": [
+        ColumnSpec("invoice_id", required=True),
+        ColumnSpec("line_number", "integer", required=True),
+        *_required("shipped_quantity", "delivered_quantity", kind="quantity"),
+        ColumnSpec("delivery_date", "date", required=True),
+        ColumnSpec("pod_reference"),
+        ColumnSpec("carrier"),
+    ],
+    "promotions": [
+        *_required("promotion_id", "customer_id"),
+        *_required("start_date", "end_date", kind="date"),
+        ColumnSpec("promotion_type", "promotion_type", required=True),
+        ColumnSpec("amount_cap", "money", required=True),
+        ColumnSpec("sku"),
+        ColumnSpec("rate_per_unit", "rate"),
+        ColumnSpec("description"),
+    ],
+    "prices": [
+        *_required("customer_id", "sku"),
+        ColumnSpec("unit_price", "price", required=True),
+        *_required("valid_from", "valid_to", kind="date"),
+        ColumnSpec("currency", "currency"),
+    ],
+}
+
+BLANK_LINE = re.compile(rb"(^|\n)[ \t\r]*(\n|$)")
+
+
+def _quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_text(value: str) -> str:
+    """Quote a constant of this module as an SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _reason_sql(spec: ColumnSpec) -> str | None:
+    """Return an SQL expression giving the reason a value is invalid, or NULL."""
+    column = spec.name
+    value = _quote_identifier(column)
+    label = _sql_text(column)
+    if spec.kind == "date":
+        return (
+            f"CASE WHEN {value} IS NOT NULL AND NOT ("
+            f"regexp_full_match({value}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') "
+            f"AND try_cast({value} AS DATE) IS NOT NULL) "
+            f"THEN format('{{}} ''{{}}'' is not a valid YYYY-MM-DD date', {label}, {value}) END"
+        )
+    if spec.kind in DECIMAL_SCALES:
+        scale = DECIMAL_SCALES[spec.kind]
+        # Trailing zeros beyond the scale are exact, so '12.500' is a valid amount.
+        fraction = f"rtrim(regexp_extract({value}, '\\.(\\d*)$', 1), '0')"
+        return (
+            f"CASE WHEN {value} IS NULL THEN NULL "
+            f"WHEN NOT regexp_full_match({value}, '[+-]?(\\d+(\\.\\d*)?|\\.\\d+)') "
+            f"THEN format('{{}} ''{{}}'' is not a decimal number', {label}, {value}) "
+            f"WHEN length({fraction}) > {scale} "
+            f"THEN format('{{}} ''{{}}'' has more than {scale} decimal places', {label}, {value}) "
+            f"WHEN try_cast({value} AS DECIMAL(18, {scale})) IS NULL "
+            f"THEN format('{{}} ''{{}}'' is out of range', {label}, {value}) END"
+        )
+    if spec.kind == "integer":
+        return (
+            f"CASE WHEN {value} IS NOT NULL AND NOT (regexp_full_match({value}, '[+-]?\\d+') "
+            f"AND try_cast({value} AS INTEGER) IS NOT NULL) "
+            f"THEN format('{{}} ''{{}}'' is not a whole number', {label}, {value}) END"
+        )
+    if spec.kind == "currency":
+        return (
+            f"CASE WHEN {value} IS NOT NULL AND NOT regexp_full_match({value}, '[A-Za-z]{{3}}') "
+            f"THEN format('{{}} ''{{}}'' is not a three-letter ISO 4217 code', {label}, {value}) END"
+        )
+    if spec.kind == "promotion_type":
+        choices = ", ".join(_sql_text(choice) for choice in PROMOTION_TYPES)
+        return (
+            f"CASE WHEN {value} IS NOT NULL AND lower({value}) NOT IN ({choices}) "
+            f"THEN format('{{}} ''{{}}'' is not one of {', '.join(PROMOTION_TYPES)}', "
+            f"{label}, {value}) END"
+        )
+    return None
+
+
+def cast_sql(spec: ColumnSpec) -> str:
+    """Return the SQL expression that casts a checked text value to its column type."""
+    value = _quote_identifier(spec.name)
+    if spec.kind == "date":
+        return f"CAST({value} AS DATE)"
+    if spec.kind in DECIMAL_SCALES:
+        return f"CAST({value} AS DECIMAL(18, {DECIMAL_SCALES[spec.kind]}))"
+    if spec.kind == "integer":
+        return f"CAST({value} AS INTEGER)"
+    if spec.kind == "currency":
+        return f"upper({value})"
+    if spec.kind == "promotion_type":
+        return f"lower({value})"
+    return value
+
+
+def _blank_lines(data: bytes) -> list[int]:
+    """Return the 1-based numbers of whitespace-only lines, which DuckDB skips."""
+    if not BLANK_LINE.search(data):
+        return []
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return [number for number, line in enumerate(lines, start=1) if not line.strip()]
+
+
+def _drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("DROP TABLE IF EXISTS ingest_csv_stage")
+    con.execute("DROP TABLE IF EXISTS ingest_csv_checked")
+    con.execute("DROP TABLE IF EXISTS ingest_csv_reject_errors")
+    con.execute("DROP TABLE IF EXISTS ingest_csv_reject_scans")
+
+
+def stage_csv(
+    con: duckdb.DuckDBPyConnection,
+    context: FileContext,
+    csv_path: Path,
+    data: bytes,
+    specs: list[ColumnSpec],
+) -> None:
+    """Read a CSV into the temp table of checked rows and record its bad rows as issues.
+
+    The checked table has ``line`` (the row's line in the file), one text
+    column per spec (trimmed, empty as NULL) and ``reasons`` ('' for a good
+    row). Raises CsvRejected when the file cannot be read or lacks a required
+    column.
+    """
+    _drop_temp_tables(con)
+    try:
+        con.execute(
+            # Rows of a table written in an open transaction have no usable rowid,
+            # so the reading order is kept in a column of its own.
+            "CREATE TEMP TABLE ingest_csv_stage AS SELECT row_number() OVER () - 1 AS "
+            "ingest_row_index, * FROM read_csv(?, all_varchar = true, "
+            "header = true, delim = ',', quote = '\"', escape = '\"', store_rejects = true, "
+            "rejects_table = 'ingest_csv_reject_errors', rejects_scan = 'ingest_csv_reject_scans')",
+            [str(csv_path)],
+        )
+    except duckdb.Error as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise CsvRejected(f"the file could not be read as CSV: {first_line}") from error
+
+    description = con.execute("SELECT * FROM ingest_csv_stage LIMIT 0").description
+    header = [column[0] for column in description[1:]]
+    by_name: dict[str, str] = {}
+    for name in header:
+        by_name.setdefault(name.strip().lstrip("\ufeff").lower(), name)
+    missing = [spec.name for spec in specs if spec.required and spec.name not in by_name]
+    if missing:
+        raise CsvRejected(
+            f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+            f"(the header has: {', '.join(header)})"
+        )
+
+    _record_malformed_rows(con, context)
+    _build_line_map(con, data)
+
+    selected = []
+    for spec in specs:
+        if spec.name in by_name:
+            source = _quote_identifier(by_name[spec.name])
+            selected.append(f"nullif(trim(s.{source}), '') AS {_quote_identifier(spec.name)}")
+        else:
+            selected.append(f"CAST(NULL AS VARCHAR) AS {_quote_identifier(spec.name)}")
+    reasons = []
+    for spec in specs:
+        if spec.required:
+            reasons.append(
+                f"CASE WHEN {_quote_identifier(spec.name)} IS NULL "
+                f"THEN 'required column {spec.name} is empty' END"
+            )
+        reason = _reason_sql(spec)
+        if reason is not None:
+            reasons.append(reason)
+    reasons_sql = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
+    # The SQL is built from the column specs and the quoted header names only.
+    con.execute(
+        "CREATE TEMP TABLE ingest_csv_checked AS "  # noqa: S608
+        f"SELECT *, {reasons_sql} AS reasons FROM ("
+        f"SELECT m.line, {', '.join(selected)} FROM ingest_csv_stage AS s "
+        f"JOIN ingest_csv_line_map AS m ON m.row_index = s.ingest_row_index)"
+    )
+    bad_rows = con.execute(
+        "INSERT INTO raw.ingest_issues SELECT ?, ?, 'line ' || line, reasons, 'error', ?, ? "
+        "FROM ingest_csv_checked WHERE reasons <> '' ORDER BY line",
+        [context.file_hash, context.source_file, context.run_id, context.started_at],
+    ).fetchone()
+    context.issue_count += bad_rows[0] if bad_rows else 0
+
+
+def _record_malformed_rows(con: duckdb.DuckDBPyConnection, context: FileContext) -> None:
+    """Turn the rows DuckDB could not split into columns into issues."""
+    inserted = con.execute(
+        "INSERT INTO raw.ingest_issues "
+        "SELECT ?, ?, 'line ' || line, 'row could not be read: ' || string_agg(DISTINCT "
+        "lower(error_type) || ' (' || error_message || ')', '; '), 'error', ?, ? "
+        "FROM ingest_csv_reject_errors GROUP BY line ORDER BY line",
+        [context.file_hash, context.source_file, context.run_id, context.started_at],
+    ).fetchone()
+    context.issue_count += inserted[0] if inserted else 0
+
+
+def _build_line_map(con: duckdb.DuckDBPyConnection, data: bytes) -> None:
+    """Map each staged row to its line in the file.
+
+    Data lines start at 2. Lines that DuckDB rejected or skipped as blank are
+    left out, so the n-th staged row is the n-th remaining line.
+    """
+    # NOTE: a quoted value that spans several lines shifts the line numbers of
+    # the rows after it, because this map assumes one line per row.
+    blank = _blank_lines(data)
+    staged_rows = con.execute("SELECT count(*) FROM ingest_csv_stage").fetchone()[0]
+    rejected = con.execute("SELECT count(DISTINCT line) FROM ingest_csv_reject_errors").fetchone()[
+        0
+    ]
+    end = 2 + staged_rows + rejected + len(blank)
+    con.execute("DROP TABLE IF EXISTS ingest_csv_line_map")
+    con.execute(
+        "CREATE TEMP TABLE ingest_csv_line_map AS "
+        "SELECT row_number() OVER (ORDER BY line) - 1 AS row_index, line FROM ("
+        "SELECT range AS line FROM range(2, ?) "
+        "WHERE range NOT IN (SELECT line FROM ingest_csv_reject_errors) "
+        "AND range NOT IN (SELECT unnest(CAST(? AS BIGINT[]))))",
+        [end, blank],
+    )
+
+
+def load_erp_csv(
+    con: duckdb.DuckDBPyConnection, context: FileContext, entity: str, data: bytes
+) -> None:
+    """Load one ERP extract (customers, invoices...) into raw.<entity>.
+
+    Raises CsvRejected when the whole file is rejected.
+    """
+    specs = ERP_SPECS[entity]
+    stage_csv(con, context, context.path, data, specs)
+    columns = ", ".join(f"{cast_sql(spec)} AS {spec.name}" for spec in specs)
+    inserted = con.execute(
+        f"INSERT INTO raw.{entity} BY NAME SELECT {columns}, "  # noqa: S608 - names from ERP_SPECS
+        "? AS source_file, ? AS file_hash, 'line ' || line AS source_position "
+        "FROM ingest_csv_checked WHERE reasons = '' ORDER BY line",
+        [context.source_file, context.file_hash],
+    ).fetchone()
+    context.add_rows(entity, inserted[0] if inserted else 0)
+    drop_staging(con)
+
+
+def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the temp tables of the last staged CSV."""
+    _drop_temp_tables(con)
+    con.execute("DROP TABLE IF EXISTS ingest_csv_line_map")

@@ -1,0 +1,282 @@
+"""Load every file of the inbox into the raw schema of the work database.
+
+Each file is written in one transaction together with its ``raw.files`` row.
+A run that is killed half-way therefore leaves each file either fully loaded
+or absent, and the next run loads the missing files. Files whose SHA-256 is
+already in ``raw.files`` as loaded or rejected are skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from shortpay.ingest.bai2 import read_bai2
+from shortpay.ingest.camt import read_camt
+from shortpay.ingest.context import FileContext, write_issues
+from shortpay.ingest.csv_extract import ERP_SPECS, CsvRejected, load_erp_csv
+from shortpay.ingest.detect import detect_format
+from shortpay.ingest.records import ParseIssue, ParseResult
+from shortpay.ingest.remittance_csv import load_remittance_csv
+from shortpay.ingest.schema import create_raw_tables
+from shortpay.ingest.writer import write_parse_result
+from shortpay.ingest.x12 import read_x12
+
+logger = logging.getLogger(__name__)
+
+FINISHED_STATUSES = ("loaded", "rejected")
+HEAD_BYTES = 4096
+
+
+@dataclass
+class IngestSummary:
+    """Counts and sums of one ingest run."""
+
+    files_seen: int = 0
+    files_loaded: int = 0
+    files_rejected: int = 0
+    files_duplicate: int = 0
+    files_unsupported: int = 0
+    payments: int = 0
+    payment_amount: Decimal = Decimal("0.00")
+    remittance_lines: int = 0
+    adjustments: int = 0
+    debit_memos: int = 0
+    issues: int = 0
+    customers: int = 0
+    invoices: int = 0
+    invoice_lines: int = 0
+    shipments: int = 0
+    promotions: int = 0
+    prices: int = 0
+
+    def as_dict(self) -> dict[str, int | str]:
+        """Return the summary with JSON-safe values; the amount is a decimal string."""
+        values = asdict(self)
+        values["payment_amount"] = str(self.payment_amount)
+        return values
+
+    def add_file(self, context: FileContext) -> None:
+        """Add the rows, amount and issues written for one file."""
+        for table, count in context.rows.items():
+            setattr(self, table, getattr(self, table) + count)
+        self.payment_amount += context.payment_amount
+        self.issues += context.issue_count
+
+
+class _Rejected(Exception):
+    """The file is rejected; nothing but its ledger row and issues is written."""
+
+    def __init__(self, issues: list[ParseIssue], file_format: str) -> None:
+        super().__init__(issues[-1].reason)
+        self.issues = issues
+        self.file_format = file_format
+
+
+def load_inbox(
+    inbox: Path, work_db: Path, run_id: str, *, lock_timeout_seconds: float = 300.0
+) -> IngestSummary:
+    """Load every new file of ``inbox`` into the raw tables of ``work_db``.
+
+    Waits up to ``lock_timeout_seconds`` while another process has the
+    database open, then raises duckdb.IOException.
+    """
+    summary = IngestSummary()
+    con = _connect(work_db, lock_timeout_seconds)
+    try:
+        create_raw_tables(con)
+        known = dict(
+            con.execute(
+                "SELECT file_hash, min(status) FILTER (WHERE status IN ('loaded', 'rejected')) "
+                "FROM raw.files GROUP BY file_hash"
+            ).fetchall()
+        )
+        for path in _inbox_files(inbox):
+            summary.files_seen += 1
+            _load_path(con, inbox, path, run_id, known, summary)
+    finally:
+        con.close()
+    logger.info("ingest run %s finished: %s", run_id, summary.as_dict())
+    return summary
+
+
+def _connect(work_db: Path, timeout_seconds: float) -> duckdb.DuckDBPyConnection:
+    """Open the work database, waiting while another process has it locked."""
+    work_db.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            return duckdb.connect(str(work_db))
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower() or time.monotonic() >= deadline:
+                raise
+            logger.info("work database %s is locked by another process, waiting", work_db)
+            time.sleep(0.25)
+
+
+def _inbox_files(inbox: Path) -> list[Path]:
+    """Return the inbox's files in sorted order, leaving out hidden files and folders."""
+    files = []
+    for path in inbox.rglob("*"):
+        relative = path.relative_to(inbox)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if path.is_file():
+            files.append(path)
+    return sorted(files, key=lambda item: item.relative_to(inbox).as_posix())
+
+
+def _load_path(
+    con: duckdb.DuckDBPyConnection,
+    inbox: Path,
+    path: Path,
+    run_id: str,
+    known: dict[str, str | None],
+    summary: IngestSummary,
+) -> None:
+    source_file = path.relative_to(inbox).as_posix()
+    data = path.read_bytes()
+    file_hash = hashlib.sha256(data).hexdigest()
+    if known.get(file_hash) in FINISHED_STATUSES:
+        logger.info("skipping %s: the same bytes were already read", source_file)
+        summary.files_duplicate += 1
+        return
+    context = FileContext(
+        path=path,
+        source_file=source_file,
+        file_hash=file_hash,
+        run_id=run_id,
+        started_at=datetime.now(UTC).replace(tzinfo=None),
+    )
+    file_format = detect_format(path, data[:HEAD_BYTES])
+    if file_format is None:
+        summary.files_unsupported += 1
+        if file_hash not in known:
+            _record_unsupported(con, context, len(data))
+            known[file_hash] = None
+            summary.issues += context.issue_count
+        return
+    status = _load_file(con, context, file_format, data)
+    known[file_hash] = status
+    if status == "loaded":
+        summary.files_loaded += 1
+    else:
+        summary.files_rejected += 1
+    summary.add_file(context)
+
+
+def _load_file(
+    con: duckdb.DuckDBPyConnection, context: FileContext, file_format: str, data: bytes
+) -> str:
+    """Read one file and write it in one transaction; return its status."""
+    con.begin()
+    try:
+        loaded_format = _read_into_tables(con, context, file_format, data)
+        _insert_file_row(con, context, loaded_format, len(data), "loaded", None)
+        con.commit()
+        logger.info(
+            "loaded %s: %s, %d issues", context.source_file, context.rows, context.issue_count
+        )
+        return "loaded"
+    except _Rejected as rejection:
+        con.rollback()
+        _record_rejection(con, context, rejection.file_format, len(data), rejection.issues)
+    except Exception as error:  # noqa: BLE001 - one broken file must not stop the run
+        con.rollback()
+        logger.exception("reading %s failed", context.source_file)
+        issue = ParseIssue("file", f"the file could not be read: {type(error).__name__}: {error}")
+        _record_rejection(con, context, file_format, len(data), [issue])
+    return "rejected"
+
+
+def _read_into_tables(
+    con: duckdb.DuckDBPyConnection, context: FileContext, file_format: str, data: bytes
+) -> str:
+    """Write the records of one file; raise _Rejected when the whole file is rejected."""
+    if file_format.endswith("_csv"):
+        entity = file_format.removesuffix("_csv")
+        try:
+            if entity in ERP_SPECS:
+                load_erp_csv(con, context, entity, data)
+            else:
+                load_remittance_csv(con, context, data)
+        except CsvRejected as error:
+            raise _Rejected([ParseIssue("line 1", str(error))], file_format) from error
+        return file_format
+    result = _parse(file_format, data)
+    if result.rejected:
+        raise _Rejected(result.issues, result.format)
+    write_parse_result(con, context, result)
+    return result.format
+
+
+def _parse(file_format: str, data: bytes) -> ParseResult:
+    if file_format == "x12":
+        return read_x12(data)
+    if file_format == "bai2":
+        return read_bai2(data)
+    if file_format == "camt":
+        return read_camt(data)
+    raise ValueError(f"no reader for format {file_format}")
+
+
+def _record_rejection(
+    con: duckdb.DuckDBPyConnection,
+    context: FileContext,
+    file_format: str,
+    size_bytes: int,
+    issues: list[ParseIssue],
+) -> None:
+    """Write a rejected file's ledger row and issues in a fresh transaction."""
+    context.rows.clear()
+    context.issue_count = 0
+    context.payment_amount = Decimal("0.00")
+    con.begin()
+    write_issues(con, context, issues)
+    _insert_file_row(con, context, file_format, size_bytes, "rejected", issues[-1].reason)
+    con.commit()
+    logger.warning("rejected %s: %s", context.source_file, issues[-1].reason)
+
+
+def _record_unsupported(con: duckdb.DuckDBPyConnection, context: FileContext, size: int) -> None:
+    reason = (
+        "no reader takes this file: ERP extracts are <entity>*.csv, X12 files start with ISA "
+        "and end in .820, .812, .edi, .x12 or .txt, BAI2 files end in .bai or .bai2 "
+        "(or .txt starting with a 01 record), camt files end in .xml"
+    )
+    con.begin()
+    write_issues(con, context, [ParseIssue("file", reason, severity="warning")])
+    _insert_file_row(con, context, "unknown", size, "unsupported", reason)
+    con.commit()
+    logger.warning("unsupported file %s", context.source_file)
+
+
+def _insert_file_row(
+    con: duckdb.DuckDBPyConnection,
+    context: FileContext,
+    file_format: str,
+    size_bytes: int,
+    status: str,
+    reason: str | None,
+) -> None:
+    con.execute(
+        "INSERT INTO raw.files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            context.file_hash,
+            context.source_file,
+            file_format,
+            size_bytes,
+            status,
+            reason,
+            sum(context.rows.values()),
+            context.run_id,
+            datetime.now(UTC).replace(tzinfo=None),
+        ],
+    )

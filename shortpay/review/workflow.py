@@ -1,0 +1,328 @@
+"""Review decisions: which actions exist, the status each one leads to, and four-eyes approval.
+
+A decision is checked against the current state of its deduction or
+exception (the published warehouse row, overridden by the latest log entry)
+and then appended to the decision log. Nothing here changes or removes an
+earlier entry.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import yaml
+
+from shortpay.review.log import Decision, append_checked
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FOUR_EYES_AMOUNT = Decimal("5000.00")
+CENT = Decimal("0.01")
+
+# Status after each deduction action; None keeps the current status.
+DEDUCTION_STATUS_AFTER: dict[str, str | None] = {
+    "assign": None,
+    "note": None,
+    "request_backup": None,
+    "propose": None,
+    "approve": "approved",
+    "dispute": "disputed",
+    "recovered": "recovered",
+    "write_off": "written_off",
+    "close": "closed",
+    "reopen": "open",
+}
+EXCEPTION_STATUS_AFTER: dict[str, str | None] = {
+    "assign": None,
+    "note": None,
+    "resolve": "resolved",
+    "reopen": "open",
+}
+# Actions that write money off, so above the four-eyes amount they need a
+# proposal by someone other than the person who takes them.
+FOUR_EYES_ACTIONS = {"approve", "write_off"}
+# A proposal counts until one of these actions ends it.
+PROPOSAL_ENDING_ACTIONS = {"approve", "write_off", "dispute", "reopen", "close"}
+
+
+class ReviewError(ValueError):
+    """A decision that the workflow rejects; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class DeductionState:
+    """Current state of a deduction as a decision sees it."""
+
+    deduction_id: str
+    amount: Decimal
+    valid_amount: Decimal | None
+    invalid_amount: Decimal | None
+    status: str
+    assignee: str | None
+
+
+@dataclass(frozen=True)
+class ExceptionState:
+    """Current state of an exceptions-queue item as a decision sees it."""
+
+    exception_id: str
+    status: str
+    assignee: str | None
+    amount: Decimal | None
+
+
+def read_four_eyes_amount(rules_dir: Path) -> Decimal:
+    """Read ``four_eyes_amount`` from ``rules_dir/settings.yaml``, or return 5000.00.
+
+    Accepts a top-level mapping (``four_eyes_amount: 5000.00``), a mapping
+    under ``settings``, or a list of items with ``key`` (or ``id``/``name``)
+    and ``value``. Values are read as text, so no float touches the amount.
+    """
+    path = rules_dir / "settings.yaml"
+    if not path.exists():
+        return DEFAULT_FOUR_EYES_AMOUNT
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
+    value = _find_setting(document, "four_eyes_amount")
+    if value is None:
+        return DEFAULT_FOUR_EYES_AMOUNT
+    try:
+        return Decimal(str(value)).quantize(CENT)
+    except InvalidOperation as error:
+        raise ReviewError(
+            f"invalid four_eyes_amount {value!r} in {path}: expected an amount like 5000.00"
+        ) from error
+
+
+def _find_setting(document: object, key: str) -> object | None:
+    if isinstance(document, dict):
+        if key in document:
+            found = document[key]
+            return found.get("value") if isinstance(found, dict) else found
+        return _find_setting(document.get("settings"), key)
+    if isinstance(document, list):
+        for item in document:
+            if isinstance(item, dict) and key in (
+                item.get("key"),
+                item.get("id"),
+                item.get("name"),
+            ):
+                return item.get("value")
+    return None
+
+
+def parse_amount(text: str) -> Decimal:
+    """Parse a money amount given on the command line into Decimal with 2 places."""
+    try:
+        amount = Decimal(text)
+    except InvalidOperation as error:
+        raise ReviewError(f"invalid amount {text!r}: expected a number like 125.50") from error
+    if not amount.is_finite() or amount != amount.quantize(CENT):
+        raise ReviewError(f"invalid amount {text!r}: expected at most 2 decimal places")
+    return amount.quantize(CENT)
+
+
+def current_deduction_state(published: DeductionState, decisions: list[Decision]) -> DeductionState:
+    """Apply the latest log entry of a deduction on top of its published row."""
+    own = [item for item in decisions if item.deduction_id == published.deduction_id]
+    if not own:
+        return published
+    last = own[-1]
+    assignee = published.assignee
+    for item in own:
+        if item.assignee is not None:
+            assignee = item.assignee
+    return DeductionState(
+        deduction_id=published.deduction_id,
+        amount=published.amount,
+        valid_amount=last.valid_amount_after,
+        invalid_amount=last.invalid_amount_after,
+        status=last.status_after or published.status,
+        assignee=assignee,
+    )
+
+
+def current_exception_state(published: ExceptionState, decisions: list[Decision]) -> ExceptionState:
+    """Apply the latest log entry of an exception on top of its published row."""
+    own = [item for item in decisions if item.exception_id == published.exception_id]
+    if not own:
+        return published
+    assignee = published.assignee
+    for item in own:
+        if item.assignee is not None:
+            assignee = item.assignee
+    return ExceptionState(
+        exception_id=published.exception_id,
+        status=own[-1].status_after or published.status,
+        assignee=assignee,
+        amount=published.amount,
+    )
+
+
+def decide_deduction(
+    state_db: Path,
+    published: DeductionState,
+    action: str,
+    actor: str,
+    reason: str | None = None,
+    assignee: str | None = None,
+    valid_amount: Decimal | None = None,
+    four_eyes_amount: Decimal = DEFAULT_FOUR_EYES_AMOUNT,
+) -> Decision:
+    """Check one action on a deduction against its current state and append it to the log.
+
+    ``valid_amount`` splits a partial approval or dispute; by default approve
+    makes the whole amount valid and dispute makes it invalid.
+    """
+    if action not in DEDUCTION_STATUS_AFTER:
+        raise ReviewError(
+            f"unknown deduction action {action!r}: use one of {', '.join(DEDUCTION_STATUS_AFTER)}"
+        )
+    if not actor:
+        raise ReviewError("missing actor: pass --actor NAME or set USER")
+
+    def build_entry(decisions: list[Decision]) -> dict:
+        state = current_deduction_state(published, decisions)
+        _check_transition(state, action, assignee)
+        if action in FOUR_EYES_ACTIONS and state.amount > four_eyes_amount:
+            _check_four_eyes(state, action, actor, decisions, four_eyes_amount)
+        valid_after, invalid_after = _amounts_after(state, action, valid_amount)
+        return {
+            "deduction_id": state.deduction_id,
+            "action": action,
+            "actor": actor,
+            "reason": reason,
+            "amount": state.amount,
+            "valid_amount_before": state.valid_amount,
+            "invalid_amount_before": state.invalid_amount,
+            "valid_amount_after": valid_after,
+            "invalid_amount_after": invalid_after,
+            "status_before": state.status,
+            "status_after": DEDUCTION_STATUS_AFTER[action] or state.status,
+            "assignee": assignee if action == "assign" else None,
+        }
+
+    decision = append_checked(state_db, build_entry, deduction_ids=[published.deduction_id])
+    log.info(
+        "decision %d: %s %s on deduction %s by %s",
+        decision.sequence,
+        action,
+        decision.status_after,
+        published.deduction_id,
+        actor,
+    )
+    return decision
+
+
+def _check_transition(state: DeductionState, action: str, assignee: str | None) -> None:
+    closed = {"closed", "recovered", "written_off"}
+    if action == "assign" and not assignee:
+        raise ReviewError("assign needs an assignee: pass --to NAME")
+    if action == "reopen" and state.status == "open":
+        raise ReviewError(f"deduction {state.deduction_id} is already open")
+    if action in {"approve", "dispute", "propose", "request_backup"} and state.status in closed:
+        raise ReviewError(
+            f"deduction {state.deduction_id} is {state.status}: reopen it before you {action} it"
+        )
+    if action == "recovered" and state.status != "disputed":
+        raise ReviewError(
+            f"deduction {state.deduction_id} is {state.status}: only a disputed deduction "
+            "can be marked recovered"
+        )
+
+
+def _check_four_eyes(
+    state: DeductionState,
+    action: str,
+    actor: str,
+    decisions: list[Decision],
+    four_eyes_amount: Decimal,
+) -> None:
+    proposer = open_proposer(decisions)
+    rule = (
+        f"deduction {state.deduction_id} amount {state.amount} is above the four-eyes "
+        f"amount {four_eyes_amount}"
+    )
+    if proposer is None:
+        raise ReviewError(
+            f"{rule}, so one person proposes and another person approves: "
+            f"run `shortpay review propose {state.deduction_id}` first"
+        )
+    if proposer == actor:
+        raise ReviewError(f"{rule}: {actor} proposed it, so someone else must {action} it")
+
+
+def open_proposer(decisions: list[Decision]) -> str | None:
+    """Return who made the proposal still open on a deduction, or None."""
+    proposer = None
+    for item in decisions:
+        if item.action == "propose":
+            proposer = item.actor
+        elif item.action in PROPOSAL_ENDING_ACTIONS:
+            proposer = None
+    return proposer
+
+
+def _amounts_after(
+    state: DeductionState, action: str, valid_amount: Decimal | None
+) -> tuple[Decimal | None, Decimal | None]:
+    if action not in {"approve", "dispute"}:
+        if valid_amount is not None:
+            raise ReviewError(f"--valid-amount applies to approve and dispute, not {action}")
+        return state.valid_amount, state.invalid_amount
+    if valid_amount is None:
+        valid_amount = state.amount if action == "approve" else Decimal("0.00")
+    if valid_amount < 0 or valid_amount > state.amount:
+        raise ReviewError(
+            f"invalid valid amount {valid_amount} for deduction {state.deduction_id}: "
+            f"expected 0.00 to {state.amount}"
+        )
+    return valid_amount, state.amount - valid_amount
+
+
+def decide_exception(
+    state_db: Path,
+    published: ExceptionState,
+    action: str,
+    actor: str,
+    reason: str | None = None,
+    assignee: str | None = None,
+) -> Decision:
+    """Check one action on an exceptions-queue item and append it to the log."""
+    if action not in EXCEPTION_STATUS_AFTER:
+        raise ReviewError(
+            f"unknown exception action {action!r}: use one of {', '.join(EXCEPTION_STATUS_AFTER)}"
+        )
+    if not actor:
+        raise ReviewError("missing actor: pass --actor NAME or set USER")
+    if action == "assign" and not assignee:
+        raise ReviewError("assign needs an assignee: pass --to NAME")
+
+    def build_entry(decisions: list[Decision]) -> dict:
+        state = current_exception_state(published, decisions)
+        if action == "resolve" and state.status == "resolved":
+            raise ReviewError(f"exception {state.exception_id} is already resolved")
+        if action == "reopen" and state.status != "resolved":
+            raise ReviewError(f"exception {state.exception_id} is {state.status}, not resolved")
+        return {
+            "exception_id": state.exception_id,
+            "action": action,
+            "actor": actor,
+            "reason": reason,
+            "amount": state.amount,
+            "status_before": state.status,
+            "status_after": EXCEPTION_STATUS_AFTER[action] or state.status,
+            "assignee": assignee if action == "assign" else None,
+        }
+
+    decision = append_checked(state_db, build_entry, exception_ids=[published.exception_id])
+    log.info(
+        "decision %d: %s on exception %s by %s",
+        decision.sequence,
+        action,
+        published.exception_id,
+        actor,
+    )
+    return decision

@@ -1,0 +1,247 @@
+"""Compare the deductions of the published warehouse with a copy rebuilt under new rules.
+
+Both DuckDB files are attached read-only to an in-memory database, and one
+SQL query lists the deductions whose category, validity or valid amount
+would change, grouped per customer and movement. The published warehouse
+keeps ``fct_deductions`` in schema ``main``, and a rebuilt work database in
+schema ``marts``; the comparison reads whichever of the two exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+logger = logging.getLogger(__name__)
+
+# One row per deduction id found in either file. A deduction missing from one
+# side shows "(none)" as its category and validity there.
+COMPARE_SQL = """
+with current_deductions as (
+    select
+        deduction_id,
+        customer_id,
+        deduction_amount,
+        category,
+        validity,
+        valid_amount,
+        invalid_amount
+    from published_deductions
+),
+
+rebuilt_deductions as (
+    select
+        deduction_id,
+        customer_id,
+        deduction_amount,
+        category,
+        validity,
+        valid_amount,
+        invalid_amount
+    from rebuilt_deductions_source
+),
+
+paired as (
+    select
+        coalesce(rebuilt.deduction_id, published.deduction_id) as deduction_id,
+        coalesce(rebuilt.customer_id, published.customer_id) as customer_id,
+        coalesce(rebuilt.deduction_amount, published.deduction_amount)
+            as deduction_amount,
+        coalesce(published.category, '(none)') as current_category,
+        coalesce(rebuilt.category, '(none)') as new_category,
+        coalesce(published.validity, '(none)') as current_validity,
+        coalesce(rebuilt.validity, '(none)') as new_validity,
+        coalesce(published.valid_amount, 0) as current_valid_amount,
+        coalesce(rebuilt.valid_amount, 0) as new_valid_amount,
+        coalesce(published.invalid_amount, 0) as current_invalid_amount,
+        coalesce(rebuilt.invalid_amount, 0) as new_invalid_amount
+    from current_deductions as published
+    full outer join rebuilt_deductions as rebuilt
+        on published.deduction_id = rebuilt.deduction_id
+),
+
+moved as (
+    select *
+    from paired
+    where
+        current_category <> new_category
+        or current_validity <> new_validity
+        or current_valid_amount <> new_valid_amount
+        or current_invalid_amount <> new_invalid_amount
+),
+
+final as (
+    select
+        coalesce(customer_id, '(none)') as customer_id,
+        current_category,
+        new_category,
+        current_validity,
+        new_validity,
+        count(*) as deductions,
+        cast(sum(deduction_amount) as decimal(18, 2)) as deduction_amount,
+        cast(sum(new_valid_amount - current_valid_amount) as decimal(18, 2))
+            as valid_amount_change,
+        cast(sum(new_invalid_amount - current_invalid_amount) as decimal(18, 2))
+            as invalid_amount_change
+    from moved
+    group by all
+)
+
+select * from final
+order by customer_id, current_category, new_category, current_validity, new_validity
+"""
+
+TOTALS_SQL = """
+select
+    (select count(*) from published_deductions) as published_count,
+    (select count(*) from rebuilt_deductions_source) as rebuilt_count
+"""
+
+FIND_TABLE_SQL = """
+select schema_name
+from duckdb_tables()
+where database_name = ? and table_name = 'fct_deductions'
+"""
+
+# Schemas searched for fct_deductions, in order, with the view that points each
+# attached file's table under a fixed name.
+DEDUCTION_SCHEMAS = ("main", "marts")
+VIEW_SQL = {
+    ("published_warehouse", "main"): "create temp view published_deductions as "
+    "select * from published_warehouse.main.fct_deductions",
+    ("published_warehouse", "marts"): "create temp view published_deductions as "
+    "select * from published_warehouse.marts.fct_deductions",
+    ("rebuilt_warehouse", "main"): "create temp view rebuilt_deductions_source as "
+    "select * from rebuilt_warehouse.main.fct_deductions",
+    ("rebuilt_warehouse", "marts"): "create temp view rebuilt_deductions_source as "
+    "select * from rebuilt_warehouse.marts.fct_deductions",
+}
+
+
+class PreviewError(RuntimeError):
+    """A warehouse file cannot be compared."""
+
+
+@dataclass(frozen=True)
+class Movement:
+    """Deductions of one customer that move between the same categories and validities."""
+
+    customer_id: str
+    current_category: str
+    new_category: str
+    current_validity: str
+    new_validity: str
+    deductions: int
+    deduction_amount: Decimal
+    valid_amount_change: Decimal
+    invalid_amount_change: Decimal
+
+
+@dataclass(frozen=True)
+class PreviewReport:
+    """Changes that new rules would make, compared with the published warehouse."""
+
+    published_count: int
+    rebuilt_count: int
+    movements: list[Movement] = field(default_factory=list)
+
+    @property
+    def moved_count(self) -> int:
+        return sum(movement.deductions for movement in self.movements)
+
+    @property
+    def moved_amount(self) -> Decimal:
+        return sum((m.deduction_amount for m in self.movements), Decimal("0.00"))
+
+    @property
+    def valid_amount_change(self) -> Decimal:
+        return sum((m.valid_amount_change for m in self.movements), Decimal("0.00"))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the report as JSON-ready data with amounts as text."""
+        return {
+            "published_count": self.published_count,
+            "rebuilt_count": self.rebuilt_count,
+            "moved_count": self.moved_count,
+            "moved_amount": str(self.moved_amount),
+            "valid_amount_change": str(self.valid_amount_change),
+            "movements": [
+                {
+                    name: str(value) if isinstance(value, Decimal) else value
+                    for name, value in asdict(movement).items()
+                }
+                for movement in self.movements
+            ],
+        }
+
+
+def compare_warehouses(published: Path, rebuilt: Path) -> PreviewReport:
+    """Compare ``fct_deductions`` of two DuckDB files, opening both read-only."""
+    conn = duckdb.connect()
+    try:
+        conn.execute("attach ? as published_warehouse (read_only)", [str(published)])
+        conn.execute("attach ? as rebuilt_warehouse (read_only)", [str(rebuilt)])
+        for database in ("published_warehouse", "rebuilt_warehouse"):
+            conn.execute(VIEW_SQL[(database, _deductions_schema(conn, database))])
+        published_count, rebuilt_count = conn.execute(TOTALS_SQL).fetchone()
+        movements = [Movement(*row) for row in conn.execute(COMPARE_SQL).fetchall()]
+    finally:
+        conn.close()
+    logger.info(
+        "compared %s with %s: %d movement rows", published, rebuilt, len(movements)
+    )
+    return PreviewReport(published_count, rebuilt_count, movements)
+
+
+def _deductions_schema(conn: duckdb.DuckDBPyConnection, database: str) -> str:
+    found = {row[0] for row in conn.execute(FIND_TABLE_SQL, [database]).fetchall()}
+    for schema in DEDUCTION_SCHEMAS:
+        if schema in found:
+            return schema
+    raise PreviewError(
+        f"table fct_deductions not found in {database.replace('_', ' ')} "
+        f"(looked in schemas {', '.join(DEDUCTION_SCHEMAS)})"
+    )
+
+
+def format_report(report: PreviewReport) -> str:
+    """Render a report as the plain-text table that ``shortpay rules preview`` prints."""
+    lines = [
+        f"deductions: {report.published_count} published, {report.rebuilt_count} "
+        "under the new rules",
+        f"would move: {report.moved_count} deductions, amount {report.moved_amount}, "
+        f"valid amount change {report.valid_amount_change}",
+    ]
+    if not report.movements:
+        lines.append("no deduction changes category, validity or valid amount")
+        return "\n".join(lines) + "\n"
+    header = (
+        "customer", "category", "validity", "count", "amount", "valid change",
+        "invalid change",
+    )
+    rows = [header] + [
+        (
+            m.customer_id,
+            f"{m.current_category} -> {m.new_category}",
+            f"{m.current_validity} -> {m.new_validity}",
+            str(m.deductions),
+            str(m.deduction_amount),
+            str(m.valid_amount_change),
+            str(m.invalid_amount_change),
+        )
+        for m in report.movements
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines.append("")
+    for row in rows:
+        cells = [
+            cell.rjust(width) if index >= 3 else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,228 @@
+"""ERP and remittance CSV extracts loaded through load_inbox into a real DuckDB file."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+D = Decimal
+
+
+def test_csv_bom_ids_kept_as_text(cases: Path, load, query) -> None:
+    summary = load(cases / "csv/invoices_bom.csv")
+    assert summary.invoices == 2
+    assert summary.files_loaded == 1
+    rows = query(
+        "SELECT invoice_id, customer_id, invoice_date, due_date, currency, total_amount, "
+        "po_number, payment_terms, bill_to_name, is_disputed, source_file, source_position "
+        "FROM raw.invoices ORDER BY source_position"
+    )
+    assert rows == [
+        (
+            "000123",
+            "0010",
+            date(2026, 11, 2),
+            date(2026, 12, 2),
+            "USD",
+            D("1250.00"),
+            "PO-77",
+            "2/10 NET 30",
+            "Acme Foods",
+            None,
+            "invoices_bom.csv",
+            "line 2",
+        ),
+        (
+            "0450",
+            "0010",
+            date(2026, 11, 5),
+            date(2026, 12, 20),
+            "USD",
+            D("99.50"),
+            None,
+            "NET 45",
+            None,
+            None,
+            "invoices_bom.csv",
+            "line 3",
+        ),
+    ]
+
+
+def test_csv_bad_rows_become_issues(cases: Path, load, query) -> None:
+    summary = load(cases / "csv/invoices_bad_rows.csv")
+    assert summary.files_loaded == 1
+    assert summary.invoices == 3
+    assert summary.issues == 7
+    assert query(
+        "SELECT invoice_id, total_amount, source_position FROM raw.invoices "
+        "ORDER BY source_position"
+    ) == [
+        ("INV-10", D("3000.10"), "line 12"),
+        ("INV-1", D("100.00"), "line 2"),
+        ("INV-7", D("-20.50"), "line 8"),
+    ]
+    issues = query(
+        "SELECT source_position, reason, severity FROM raw.ingest_issues "
+        "ORDER BY CAST(split_part(source_position, ' ', 2) AS INTEGER)"
+    )
+    assert issues == [
+        ("line 3", "invoice_date '2026-13-01' is not a valid YYYY-MM-DD date", "error"),
+        ("line 4", "total_amount '12.345' has more than 2 decimal places", "error"),
+        ("line 5", "required column customer_id is empty", "error"),
+        ("line 6", "total_amount 'abc' is not a decimal number", "error"),
+        (
+            "line 7",
+            "row could not be read: too many columns (Expected Number of Columns: 7 Found: 8)",
+            "error",
+        ),
+        ("line 10", "currency 'US' is not a three-letter ISO 4217 code", "error"),
+        (
+            "line 11",
+            "invoice_date '2026/11/03' is not a valid YYYY-MM-DD date; "
+            "total_amount '1e3' is not a decimal number",
+            "error",
+        ),
+    ]
+    assert query("SELECT status, records_loaded FROM raw.files") == [("loaded", 3)]
+
+
+def test_csv_missing_column_rejects_file(cases: Path, load, query) -> None:
+    summary = load(cases / "csv/invoice_lines_missing_column.csv")
+    assert summary.files_rejected == 1
+    assert summary.invoice_lines == 0
+    reason = (
+        "missing required column line_amount "
+        "(the header has: invoice_id, line_number, sku, quantity, unit_price)"
+    )
+    assert query("SELECT format, status, reason, records_loaded FROM raw.files") == [
+        ("invoice_lines_csv", "rejected", reason, 0),
+    ]
+    assert query("SELECT source_position, reason FROM raw.ingest_issues") == [("line 1", reason)]
+
+
+def test_csv_every_erp_entity_typed(inbox: Path, load, query) -> None:
+    files = {
+        "customers.csv": "customer_id,name,parent_customer_id,country\n0010,Acme,0001,US\n",
+        "invoice_lines_2026-11.csv": (
+            "invoice_id,line_number,sku,quantity,unit_price,line_amount,uom\n"
+            "000123,1,SKU-1,10.5,2.1234,22.30,CS\n"
+        ),
+        "shipments.csv": (
+            "invoice_id,line_number,shipped_quantity,delivered_quantity,delivery_date,carrier\n"
+            "000123,1,10.5,10,2026-11-03,UPS\n"
+        ),
+        "promotions.csv": (
+            "promotion_id,customer_id,start_date,end_date,promotion_type,amount_cap,"
+            "rate_per_unit,sku\n"
+            "PR-1,0010,2026-11-01,2026-11-30,Scan,500.00,0.125000,SKU-1\n"
+            "PR-2,0010,2026-11-01,2026-11-30,rebate,500.00,,\n"
+        ),
+        "prices.csv": "customer_id,sku,unit_price,valid_from,valid_to\n0010,SKU-1,2.12345,"
+        "2026-01-01,2026-12-31\n0010,SKU-2,3.5,2026-01-01,2026-12-31\n",
+    }
+    for name, text in files.items():
+        (inbox / name).write_text(text)
+    summary = load()
+    assert summary.files_loaded == 5
+    assert (summary.customers, summary.invoice_lines, summary.shipments) == (1, 1, 1)
+    assert (summary.promotions, summary.prices) == (1, 1)
+    assert query("SELECT customer_id, parent_customer_id, country FROM raw.customers") == [
+        ("0010", "0001", "US"),
+    ]
+    assert query(
+        "SELECT line_number, quantity, unit_price, line_amount FROM raw.invoice_lines"
+    ) == [
+        (1, D("10.5000"), D("2.1234"), D("22.30")),
+    ]
+    assert query(
+        "SELECT shipped_quantity, delivered_quantity, delivery_date FROM raw.shipments"
+    ) == [
+        (D("10.5000"), D("10.0000"), date(2026, 11, 3)),
+    ]
+    assert query("SELECT promotion_type, amount_cap, rate_per_unit FROM raw.promotions") == [
+        ("scan", D("500.00"), D("0.125000")),
+    ]
+    assert query("SELECT sku, unit_price, currency FROM raw.prices") == [
+        ("SKU-2", D("3.5000"), None)
+    ]
+    assert query(
+        "SELECT source_file, source_position, reason FROM raw.ingest_issues ORDER BY source_file"
+    ) == [
+        ("prices.csv", "line 2", "unit_price '2.12345' has more than 4 decimal places"),
+        (
+            "promotions.csv",
+            "line 3",
+            "promotion_type 'rebate' is not one of off_invoice, "
+            "bill_back, scan, coop, slotting, mcb",
+        ),
+    ]
+
+
+def test_remittance_csv_payments_lines_adjustments(cases: Path, load, query) -> None:
+    summary = load(cases / "csv/remittances_mixed.csv")
+    assert summary.payments == 3
+    assert summary.payment_amount == D("2375.00")
+    assert summary.remittance_lines == 4
+    assert summary.adjustments == 2
+    assert query(
+        "SELECT payment_id, payment_amount, currency, payment_date, customer_id, payer_name, "
+        "is_reversal, source_format, source_position FROM raw.payments ORDER BY payment_id"
+    ) == [
+        (
+            "CHK-1001",
+            D("1800.00"),
+            "USD",
+            date(2026, 11, 20),
+            "0010",
+            "Acme Foods",
+            False,
+            "csv",
+            "line 2",
+        ),
+        ("CHK-1002", D("500.00"), "USD", date(2026, 11, 21), "0020", None, False, "csv", "line 4"),
+        ("CHK-1004", D("75.00"), "USD", date(2026, 11, 22), "0040", None, False, "csv", "line 7"),
+    ]
+    assert query(
+        "SELECT payment_id, line_number, invoice_reference, paid_amount, source_position "
+        "FROM raw.remittance_lines ORDER BY payment_id, line_number"
+    ) == [
+        ("CHK-1001", 1, "INV-000123", D("1200.00"), "line 2"),
+        ("CHK-1001", 2, "INV-0450", D("600.00"), "line 3"),
+        ("CHK-1002", 1, "INV-9", D("500.00"), "line 4"),
+        ("CHK-1004", 1, "INV-13", D("80.00"), "line 7"),
+    ]
+    assert query(
+        "SELECT payment_id, adjustment_number, amount, line_number, reason_code, memo "
+        "FROM raw.adjustments ORDER BY payment_id"
+    ) == [
+        ("CHK-1001", 1, D("50.00"), 1, "PR", "promo allowance"),
+        ("CHK-1004", 1, D("-5.00"), 1, "OP", "overpaid freight"),
+    ]
+    assert query(
+        "SELECT source_position, reason FROM raw.ingest_issues ORDER BY source_position"
+    ) == [
+        (
+            "line 5",
+            "payment CHK-1003 is rejected: its rows (lines 5, 6) have different payment_amount",
+        ),
+        ("line 8", "paid_amount '10.001' has more than 2 decimal places"),
+    ]
+
+
+def test_remittance_fingerprint_matches_python(cases: Path, load, query) -> None:
+    from shortpay.ingest.records import Payment, RemittanceLine
+    from shortpay.ingest.writer import payment_fingerprint
+
+    load(cases / "csv/remittances_mixed.csv")
+    payment = Payment(
+        "CHK-1001", D("1800"), "USD", date(2026, 11, 20), "line 2", customer_id="0010"
+    )
+    lines = [
+        RemittanceLine("CHK-1001", 1, "line 2", invoice_reference="inv-0450"),
+        RemittanceLine("CHK-1001", 2, "line 3", invoice_reference="INV-000123"),
+    ]
+    assert query("SELECT fingerprint FROM raw.payments WHERE payment_id = 'CHK-1001'") == [
+        (payment_fingerprint(payment, lines),),
+    ]

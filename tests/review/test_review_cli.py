@@ -1,0 +1,203 @@
+"""`shortpay review` commands against a real published warehouse and state database."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+
+from shortpay.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(["review", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_list_shows_open_queue(paths, capsys):
+    code, out, _ = run(capsys, "list", "--warehouse", str(paths.warehouse), "--json")
+
+    assert code == 0
+    queue = json.loads(out)
+    assert [item["exception_id"] for item in queue] == ["E1", "E3", "E2"]
+    assert queue[0]["amount"] == "120.00"
+    assert queue[0]["customer_id"] == "C1"
+    assert queue[1]["customer_id"] == "C2"
+
+
+def test_list_filters(paths, capsys):
+    warehouse = str(paths.warehouse)
+    cases = [
+        (["--severity", "error"], ["E2"]),
+        (["--type", "dq_failure"], ["E3"]),
+        (["--customer", "C1"], ["E1", "E2"]),
+        (["--owner", "ana"], ["E1", "E2"]),
+        (["--min-amount", "500.00"], ["E2"]),
+        (["--older-than", "10000"], []),
+        (["--older-than", "0"], ["E1", "E3", "E2"]),
+        (["--status", "resolved"], []),
+    ]
+    for options, expected in cases:
+        code, out, _ = run(capsys, "list", "--warehouse", warehouse, "--json", *options)
+        assert code == 0, options
+        assert [item["exception_id"] for item in json.loads(out)] == expected, options
+
+
+def test_list_applies_new_decisions(paths, capsys):
+    warehouse = str(paths.warehouse)
+    run(capsys, "assign", "E3", "--to", "carla", "--actor", "ana", "--warehouse", warehouse)
+    run(capsys, "resolve", "E1", "--actor", "ana", "--warehouse", warehouse)
+
+    _, out, _ = run(capsys, "list", "--warehouse", warehouse, "--json", "--owner", "carla")
+    assert [item["exception_id"] for item in json.loads(out)] == ["E3"]
+    _, out, _ = run(capsys, "list", "--warehouse", warehouse, "--json")
+    assert [item["exception_id"] for item in json.loads(out)] == ["E3", "E2"]
+    _, out, _ = run(capsys, "list", "--warehouse", warehouse, "--json", "--status", "all")
+    assert [item["status"] for item in json.loads(out)] == ["resolved", "open", "open"]
+
+
+def test_list_text_output(paths, capsys):
+    code, out, _ = run(capsys, "list", "--warehouse", str(paths.warehouse))
+
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:4] == ["exception_id", "exception_type", "severity", "status"]
+    assert lines[-1] == "3 items"
+
+
+def test_show_deduction_drill_down(paths, capsys):
+    code, out, _ = run(capsys, "show", "D2", "--warehouse", str(paths.warehouse), "--json")
+
+    assert code == 0
+    item = json.loads(out)
+    assert item["kind"] == "deduction"
+    assert item["deduction"]["deduction_amount"] == "7500.00"
+    assert item["payment"]["payment_id"] == "P1"
+    assert [row["invoice_id"] for row in item["cash_applications"]] == ["I1", "I2"]
+    assert item["invoice"]["invoice_id"] == "I2"
+    assert item["invoice_lines"] == []
+    assert [row["exception_id"] for row in item["exceptions"]] == ["E2"]
+    assert item["decisions"] == []
+
+
+def test_show_exception(paths, capsys):
+    code, out, _ = run(capsys, "show", "E2", "--warehouse", str(paths.warehouse), "--json")
+
+    assert code == 0
+    item = json.loads(out)
+    assert item["kind"] == "exception"
+    assert item["exception"]["message"] == "pricing claim is invalid"
+    assert item["deduction"]["deduction_id"] == "D2"
+
+
+def test_show_masks_control_characters(paths, capsys):
+    code, out, _ = run(capsys, "show", "D2", "--warehouse", str(paths.warehouse))
+
+    assert code == 0
+    assert "\x1b" not in out
+    assert "customer_memo: ?[31mred?[0m pricing" in out
+
+
+def test_show_unknown_id(paths, capsys):
+    code, _, err = run(capsys, "show", "D404", "--warehouse", str(paths.warehouse))
+
+    assert code == 1
+    assert "no deduction or exception with id 'D404'" in err
+
+
+def test_decisions_and_show_history(paths, capsys):
+    warehouse = str(paths.warehouse)
+    code, out, _ = run(capsys, "dispute", "D1", "--actor", "ana", "--reason", "POD signed",
+                       "--valid-amount", "20.00", "--warehouse", warehouse)
+    assert code == 0
+    assert out.strip() == "decision 1: dispute D1 by ana, status open -> disputed"
+
+    _, out, _ = run(capsys, "show", "D1", "--warehouse", warehouse, "--json")
+    item = json.loads(out)
+    assert item["deduction"]["status"] == "disputed"
+    assert item["deduction"]["valid_amount"] == "20.00"
+    assert item["deduction"]["invalid_amount"] == "100.00"
+    assert [entry["action"] for entry in item["decisions"]] == ["dispute"]
+    assert item["decisions"][0]["reason"] == "POD signed"
+
+
+def test_four_eyes_through_cli(paths, capsys):
+    warehouse = str(paths.warehouse)
+    code, _, err = run(capsys, "approve", "D2", "--actor", "ana", "--warehouse", warehouse)
+    assert code == 1
+    assert "run `shortpay review propose D2` first" in err
+
+    assert run(capsys, "propose", "D2", "--actor", "ana", "--warehouse", warehouse)[0] == 0
+    code, _, err = run(capsys, "approve", "D2", "--actor", "ana", "--warehouse", warehouse)
+    assert code == 1
+    assert "ana proposed it, so someone else must approve it" in err
+
+    code, out, _ = run(capsys, "approve", "D2", "--actor", "ben", "--warehouse", warehouse)
+    assert code == 0
+    assert out.strip() == "decision 2: approve D2 by ben, status open -> approved"
+
+
+def test_four_eyes_amount_option(paths, capsys):
+    code, _, err = run(capsys, "approve", "D1", "--actor", "ana", "--four-eyes-amount", "100.00",
+                       "--warehouse", str(paths.warehouse))
+
+    assert code == 1
+    assert "above the four-eyes amount 100.00" in err
+
+
+def test_four_eyes_amount_from_rules(paths, capsys, tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "settings.yaml").write_text("four_eyes_amount: 100.00\n", encoding="utf-8")
+
+    code, _, err = run(capsys, "approve", "D1", "--actor", "ana", "--rules", str(rules),
+                       "--warehouse", str(paths.warehouse))
+
+    assert code == 1
+    assert "above the four-eyes amount 100.00" in err
+
+
+def test_resolve_needs_exception(paths, capsys):
+    code, _, err = run(capsys, "resolve", "D1", "--actor", "ana",
+                       "--warehouse", str(paths.warehouse))
+
+    assert code == 1
+    assert "exception 'D1' not found" in err
+
+
+def test_invalid_amount_option(paths, capsys):
+    code, _, err = run(capsys, "approve", "D1", "--actor", "ana", "--valid-amount", "12.345",
+                       "--warehouse", str(paths.warehouse))
+
+    assert code == 1
+    assert "invalid amount '12.345': expected at most 2 decimal places" in err
+
+
+def test_missing_warehouse(tmp_path, capsys):
+    code, _, err = run(capsys, "list", "--warehouse", str(tmp_path / "none.duckdb"))
+
+    assert code == 1
+    assert "published warehouse" in err
+    assert "not found" in err
+
+
+def test_verify_ok_and_tampered(paths, capsys):
+    warehouse = str(paths.warehouse)
+    run(capsys, "note", "D1", "--actor", "ana", "--reason", "first", "--warehouse", warehouse)
+    run(capsys, "note", "E3", "--actor", "ana", "--reason", "second", "--warehouse", warehouse)
+
+    code, out, _ = run(capsys, "verify", "--warehouse", warehouse)
+    assert code == 0
+    assert out.startswith("decision log OK: 2 entries, head hash ")
+
+    connection = duckdb.connect(str(paths.state_db))
+    connection.execute("update decision_log set actor = 'mallory' where sequence = 1")
+    connection.close()
+    code, out, _ = run(capsys, "verify", "--warehouse", warehouse, "--json")
+    report = json.loads(out)
+    assert code == 1
+    assert report["ok"] is False
+    assert [(item["sequence"], item["problem"]) for item in report["problems"]] == [
+        (1, "entry_hash does not match the entry's values")
+    ]

@@ -1,0 +1,116 @@
+"""Tests of the rule preview comparison on two small DuckDB files."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from shortpay.rules.preview import Movement, compare_warehouses, format_report
+
+CREATE = """
+create table fct_deductions (
+    deduction_id varchar, customer_id varchar, deduction_amount decimal(18, 2),
+    category varchar, validity varchar, valid_amount decimal(18, 2),
+    invalid_amount decimal(18, 2)
+)
+"""
+
+PUBLISHED = [
+    ("D1", "C1", "100.00", "pricing", "valid", "100.00", "0.00"),
+    ("D2", "C1", "40.50", "unidentified", "needs_review", "0.00", "0.00"),
+    ("D3", "C1", "10.25", "unidentified", "needs_review", "0.00", "0.00"),
+    ("D4", "C2", "75.00", "shortage", "valid", "75.00", "0.00"),
+    ("D5", "C2", "20.00", "damage", "needs_review", "0.00", "0.00"),
+    ("D6", "C3", "5.00", "tax", "valid", "5.00", "0.00"),
+]
+
+REBUILT = [
+    ("D1", "C1", "100.00", "pricing", "valid", "100.00", "0.00"),
+    ("D2", "C1", "40.50", "compliance_fine", "invalid", "0.00", "40.50"),
+    ("D3", "C1", "10.25", "compliance_fine", "invalid", "0.00", "10.25"),
+    ("D4", "C2", "75.00", "shortage", "valid", "60.00", "15.00"),
+    ("D5", "C2", "20.00", "damage", "needs_review", "0.00", "0.00"),
+    ("D7", "C3", "9.99", "freight", "needs_review", "0.00", "0.00"),
+]
+
+
+def build_warehouse(path: Path, rows: list[tuple]) -> Path:
+    conn = duckdb.connect(str(path))
+    conn.execute(CREATE)
+    conn.executemany("insert into fct_deductions values (?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.close()
+    return path
+
+
+def test_preview_lists_movements(tmp_path: Path):
+    published = build_warehouse(tmp_path / "warehouse.duckdb", PUBLISHED)
+    rebuilt = build_warehouse(tmp_path / "rebuilt.duckdb", REBUILT)
+
+    report = compare_warehouses(published, rebuilt)
+
+    assert report.published_count == 6
+    assert report.rebuilt_count == 6
+    assert report.movements == [
+        Movement(
+            "C1", "unidentified", "compliance_fine", "needs_review", "invalid", 2,
+            Decimal("50.75"), Decimal("0.00"), Decimal("50.75"),
+        ),
+        Movement(
+            "C2", "shortage", "shortage", "valid", "valid", 1,
+            Decimal("75.00"), Decimal("-15.00"), Decimal("15.00"),
+        ),
+        Movement(
+            "C3", "(none)", "freight", "(none)", "needs_review", 1,
+            Decimal("9.99"), Decimal("0.00"), Decimal("0.00"),
+        ),
+        Movement(
+            "C3", "tax", "(none)", "valid", "(none)", 1,
+            Decimal("5.00"), Decimal("-5.00"), Decimal("0.00"),
+        ),
+    ]
+    assert report.moved_count == 5
+    assert report.moved_amount == Decimal("140.74")
+    assert report.valid_amount_change == Decimal("-20.00")
+
+
+def test_preview_leaves_files_unchanged(tmp_path: Path):
+    published = build_warehouse(tmp_path / "warehouse.duckdb", PUBLISHED)
+    rebuilt = build_warehouse(tmp_path / "rebuilt.duckdb", REBUILT)
+    before = (published.read_bytes(), rebuilt.read_bytes())
+
+    compare_warehouses(published, rebuilt)
+
+    assert (published.read_bytes(), rebuilt.read_bytes()) == before
+
+
+def test_preview_identical_files(tmp_path: Path):
+    published = build_warehouse(tmp_path / "warehouse.duckdb", PUBLISHED)
+    rebuilt = build_warehouse(tmp_path / "rebuilt.duckdb", PUBLISHED)
+
+    report = compare_warehouses(published, rebuilt)
+
+    assert report.movements == []
+    assert format_report(report) == (
+        "deductions: 6 published, 6 under the new rules\n"
+        "would move: 0 deductions, amount 0.00, valid amount change 0.00\n"
+        "no deduction changes category, validity or valid amount\n"
+    )
+
+
+def test_preview_report_text(tmp_path: Path):
+    published = build_warehouse(tmp_path / "warehouse.duckdb", PUBLISHED[:3])
+    rebuilt = build_warehouse(tmp_path / "rebuilt.duckdb", REBUILT[:3])
+
+    text = format_report(compare_warehouses(published, rebuilt))
+
+    assert text == (
+        "deductions: 3 published, 3 under the new rules\n"
+        "would move: 2 deductions, amount 50.75, valid amount change 0.00\n"
+        "\n"
+        "customer  category                         validity                 count"
+        "  amount  valid change  invalid change\n"
+        "C1        unidentified -> compliance_fine  needs_review -> invalid      2"
+        "   50.75          0.00           50.75\n"
+    )
