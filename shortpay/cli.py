@@ -11,6 +11,7 @@ from shortpay.followups import cli as followups_cli
 from shortpay.review import cli as review_cli
 from shortpay.rules import cli as rules_cli
 from shortpay.run_cli import register as register_run
+from shortpay.settings import disable_telemetry
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    disable_telemetry()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from shortpay.settings import Paths
+from shortpay.settings import Paths, disable_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ def run_pipeline(
     run_id: str | None = None,
 ) -> dict:
     """Run the main flow once and return its summary (see flows.main)."""
+    disable_telemetry()
     from flows.main import main_flow
 
     return main_flow(

@@ -26,7 +26,7 @@ import duckdb
 import great_expectations as gx
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
-from shortpay.gx_engine import NULL_POOL_KWARGS, DuckDBDatasource, duckdb_connection_string
+from shortpay.gx_engine import SINGLE_CONNECTION_KWARGS, DuckDBDatasource, duckdb_connection_string
 
 log = logging.getLogger(__name__)
 
@@ -160,16 +160,21 @@ def _validate_suites(
     datasource: DuckDBDatasource = context.data_sources.add_shortpay_duckdb(
         name="work",
         connection_string=duckdb_connection_string(str(work_db)),
-        kwargs=NULL_POOL_KWARGS,
+        kwargs=SINGLE_CONNECTION_KWARGS,
     )
     failures: list[Failure] = []
     try:
         for suite in suites:
             failures.extend(_validate_suite(datasource, suite, as_of, result))
     finally:
-        engine = datasource.get_execution_engine()
-        engine.close()
-        engine.engine.dispose()
+        # The datasource keeps an engine of its own besides the execution
+        # engine's; both hold a connection to the file until disposed.
+        execution_engine = datasource.execution_engine
+        if execution_engine is not None:
+            execution_engine.close()
+            execution_engine.engine.dispose()
+        if datasource._engine is not None:
+            datasource._engine.dispose()
     return failures
 
 

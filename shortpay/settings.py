@@ -53,3 +53,20 @@ class Paths:
         """Create the folders of the installation."""
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.outbox_dir.mkdir(parents=True, exist_ok=True)
+
+
+# Usage reporting that the libraries would send over the network by default.
+# Shortpay runs offline and sends nothing anywhere but the configured email
+# transport; a value the user set in the environment is kept.
+TELEMETRY_OFF = {
+    "DO_NOT_TRACK": "1",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+}
+
+
+def disable_telemetry() -> None:
+    """Turn off the usage reporting of dbt, Prefect and Great Expectations."""
+    for name, value in TELEMETRY_OFF.items():
+        os.environ.setdefault(name, value)

@@ -1,0 +1,11 @@
+"""Settings shared by the whole suite."""
+
+from __future__ import annotations
+
+import os
+
+from shortpay.settings import disable_telemetry
+
+disable_telemetry()
+# Keep Prefect's own database and settings out of the developer's home.
+os.environ.setdefault("PREFECT_HOME", os.path.join(os.getcwd(), ".pytest_cache", "prefect"))
