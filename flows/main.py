@@ -37,6 +37,16 @@ class PipelineError(RuntimeError):
         self.stage = stage
 
 
+def describe_blocking_checks(quality: dict) -> str:
+    """Say which checks stopped the run: checks that errored, or blocking checks that failed."""
+    errors = quality.get("check_errors") or []
+    if errors:
+        named = "; ".join(" ".join(str(part) for part in error if part) for error in errors)
+        return f"data-quality checks errored, so nothing was published or sent: {named}"
+    failed = ", ".join(quality.get("blocking_failures") or []) or "see raw.dq_failures"
+    return f"blocking data-quality checks failed, so nothing was published or sent: {failed}"
+
+
 @flow(name="shortpay-main", log_prints=False)
 def main_flow(
     inbox: Path,
@@ -70,13 +80,9 @@ def main_flow(
         rules_hash = timed("rules", load_rule_tables, rules_dir, paths)
         timed("snapshot", snapshot_review_state, paths)
         timed("dbt", build_models, paths, as_of, run_id)
-        quality = timed("quality", check_quality, paths, run_id)
+        quality = timed("quality", check_quality, paths, run_id, as_of)
         if quality.get("blocking_failed"):
-            raise PipelineError(
-                "quality",
-                "a blocking data-quality check errored; nothing was published or sent: "
-                + "; ".join(str(error) for error in quality.get("check_errors", [])),
-            )
+            raise PipelineError("quality", describe_blocking_checks(quality))
         timed("exceptions", build_exceptions, paths, as_of, run_id)
         summary = timed("summary", summarize_build, paths.work_db)
         if not all(summary["balances"].values()):

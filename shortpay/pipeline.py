@@ -62,19 +62,27 @@ def rebuild_copy(paths: Paths, rules_dir: Path, as_of: date) -> Path:
     ruleset = load_rules(rules_dir)
     scratch = Path(tempfile.mkdtemp(prefix="shortpay-preview-"))
     copy_db = scratch / "work.duckdb"
-    # Copy through DuckDB so a checkpointed, consistent state is read.
-    source = duckdb.connect(str(paths.work_db), read_only=True)
+    # Copy through DuckDB, which reads a consistent, checkpointed state.
+    copier = duckdb.connect()
     try:
-        source.execute("attach ? as copy_db", [str(copy_db)])
-        source.execute("copy from database work to copy_db")
-    finally:
-        source.close()
+        copier.execute("attach ? as work (read_only)", [str(paths.work_db)])
+        copier.execute("attach ? as copy_db", [str(copy_db)])
+        copier.execute("copy from database work to copy_db")
+    except BaseException:
+        copier.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    copier.close()
     connection = duckdb.connect(str(copy_db))
     try:
         write_rule_tables(connection, ruleset)
     finally:
         connection.close()
-    run_dbt_build(copy_db, scratch, as_of, "preview")
+    try:
+        run_dbt_build(copy_db, scratch, as_of, "preview")
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     return copy_db
 
 

@@ -4,7 +4,7 @@ Suites are pretty-printed JSON files in ``expectations/blocking/`` and
 ``expectations/warning/``. Each suite's ``meta`` names the table it checks
 (``table``), the column that identifies a row (``key_column``) and what a row
 is (``entity_type``). Each expectation's ``meta.check_id`` names the check and
-its ``notes`` say why it exists.
+its ``notes`` give the reason it exists.
 
 Every failing row becomes a row of ``raw.dq_failures``. An expectation that
 errors (a missing table or column, invalid SQL) is reported in
@@ -24,17 +24,22 @@ from typing import Any
 
 import duckdb
 import great_expectations as gx
+import pyarrow
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from shortpay.gx_engine import SINGLE_CONNECTION_KWARGS, DuckDBDatasource, duckdb_connection_string
 
 log = logging.getLogger(__name__)
+# GX 1.24 logs every datasource registration and temporary folder at INFO;
+# its warnings and errors still come through.
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 SEVERITY_BY_FOLDER = {"blocking": "error", "warning": "warning"}
 
-# GX's unexpected-rows expectation returns at most this many rows
-# (great_expectations.constants.MAX_RESULT_RECORDS in GX 1.24).
-GX_MAX_UNEXPECTED_ROWS = 200
+# GX lists at most `partial_unexpected_count` failing rows of a column
+# expectation on SQL (20 unless set). Rows past this cap are counted in one
+# summary row of raw.dq_failures instead of being listed.
+MAX_LISTED_FAILURES = 1_000_000
 
 TABLE_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 
@@ -52,6 +57,22 @@ create table if not exists raw.dq_failures (
     detected_at timestamptz
 )
 """
+
+
+FAILURE_FIELDS = [
+    "check_id",
+    "suite",
+    "severity",
+    "table_name",
+    "entity_type",
+    "entity_id",
+    "column_name",
+    "message",
+]
+INSERT_FAILURES_SQL = f"""
+insert into raw.dq_failures ({", ".join(FAILURE_FIELDS)}, run_id, detected_at)
+select {", ".join(FAILURE_FIELDS)}, run_id, detected_at from failure_rows
+"""  # noqa: S608 - built from the constant column list above
 
 
 @dataclass
@@ -142,6 +163,9 @@ def _read_suite(path: Path, severity: str) -> Suite:
     table_name = meta["table"]
     if not TABLE_NAME_PATTERN.fullmatch(table_name):
         raise ValueError(f"meta.table {table_name!r} is not a schema.table name")
+    for position, expectation in enumerate(document["expectations"], start=1):
+        if not expectation.get("meta", {}).get("check_id") or not expectation.get("notes"):
+            raise ValueError(f"expectation {position} has no meta.check_id or no notes")
     return Suite(
         name=document["name"],
         severity=severity,
@@ -201,6 +225,7 @@ def _validate_suite(
             result_format={
                 "result_format": "COMPLETE",
                 "unexpected_index_column_names": [suite.key_column],
+                "partial_unexpected_count": MAX_LISTED_FAILURES,
             },
             expectation_parameters={"as_of_date": as_of.isoformat()},
         )
@@ -277,8 +302,8 @@ def _failures_of(suite: Suite, check_id: str, config: Any, details: dict) -> lis
         for row in rows
     ]
     if total > len(rows):
-        # NOTE: GX returns at most GX_MAX_UNEXPECTED_ROWS rows of an
-        # unexpected-rows query, so the rows past that are counted, not listed.
+        # NOTE: only a check with more than MAX_LISTED_FAILURES failing rows
+        # gets here, because GX then stops listing them.
         failures.append(
             failure(None, f"{check_id}: {total - len(rows)} more failing rows are not listed")
         )
@@ -298,33 +323,46 @@ def _describe_row(row: dict, suite: Suite) -> str:
 
 def write_failures(work_db: Path, failures: list[Failure], run_id: str) -> int:
     """Replace this run's rows of ``raw.dq_failures`` with ``failures``."""
-    detected_at = datetime.now(UTC)
-    rows = [
-        (
-            item.check_id,
-            item.suite,
-            item.severity,
-            item.table_name,
-            item.entity_type,
-            item.entity_id,
-            item.column_name,
-            item.message,
-            run_id,
-            detected_at,
-        )
-        for item in failures
-    ]
     connection = duckdb.connect(str(work_db))
     try:
         connection.execute("begin")
         connection.execute("create schema if not exists raw")
         connection.execute(DQ_FAILURES_DDL)
+        rows = _failure_table(failures, run_id, _detected_at(connection))
         connection.execute("delete from raw.dq_failures where run_id = ?", [run_id])
-        if rows:
-            connection.executemany(
-                "insert into raw.dq_failures values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-            )
+        if failures:
+            connection.register("failure_rows", rows)
+            connection.execute(INSERT_FAILURES_SQL)
+            connection.unregister("failure_rows")
         connection.execute("commit")
     finally:
         connection.close()
-    return len(rows)
+    return len(failures)
+
+
+def _failure_table(failures: list[Failure], run_id: str, detected_at: datetime) -> pyarrow.Table:
+    columns = {
+        name: pyarrow.array([getattr(item, name) for item in failures], pyarrow.string())
+        for name in FAILURE_FIELDS
+    }
+    columns["run_id"] = pyarrow.array([run_id] * len(failures), pyarrow.string())
+    time_type = pyarrow.timestamp("us", tz="UTC" if detected_at.tzinfo else None)
+    columns["detected_at"] = pyarrow.array([detected_at] * len(failures), time_type)
+    return pyarrow.table(columns)
+
+
+def _detected_at(connection: duckdb.DuckDBPyConnection) -> datetime:
+    """Return now in UTC, without a time zone when the table's column has none.
+
+    DuckDB would otherwise convert an aware value to the session's local time
+    when it stores it in a plain ``timestamp`` column.
+    """
+    column_type = connection.execute(
+        "select data_type from duckdb_columns()"
+        " where schema_name = 'raw' and table_name = 'dq_failures'"
+        " and column_name = 'detected_at'"
+    ).fetchall()
+    now = datetime.now(UTC)
+    if column_type and column_type[0][0] == "TIMESTAMP":
+        return now.replace(tzinfo=None)
+    return now

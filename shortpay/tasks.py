@@ -73,12 +73,25 @@ def build_models(paths: Paths, as_of: date, run_id: str) -> DbtResult:
 
 
 @task(cache_policy=NO_CACHE, timeout_seconds=3600)
-def check_quality(paths: Paths, run_id: str) -> dict:
+def check_quality(paths: Paths, run_id: str, as_of: date) -> dict:
     """Run the Great Expectations suites and record failing rows."""
     from shortpay.quality import run_quality_checks
 
-    result = run_quality_checks(paths.work_db, EXPECTATIONS_DIR, run_id)
-    return result.as_dict()
+    result = run_quality_checks(paths.work_db, EXPECTATIONS_DIR, run_id, as_of=as_of)
+    summary = result.as_dict()
+    connection = duckdb.connect(str(paths.work_db), read_only=True)
+    try:
+        summary["blocking_failures"] = [
+            check_id
+            for (check_id,) in connection.execute(
+                "select distinct check_id from raw.dq_failures"
+                " where run_id = ? and severity = 'error' order by check_id",
+                [run_id],
+            ).fetchall()
+        ]
+    finally:
+        connection.close()
+    return summary
 
 
 @task(cache_policy=NO_CACHE, timeout_seconds=3600)

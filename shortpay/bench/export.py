@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from shortpay.bench.profiles import Profile
+from shortpay.bench.truth_readme import TRUTH_README
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +312,7 @@ def write_truth(
                      [row.file, row.line, row.column, row.value, row.reason])
     conn.sql("select * from bad_row_list order by file, line").write_csv(
         str(truth_dir / "bad_rows.csv"), header=True)
+    (truth_dir / "README.md").write_text(TRUTH_README, encoding="utf-8")
     summary = build_summary(conn, spec, seed=seed, bad_row_count=len(bad_rows))
     (truth_dir / "expected_summary.json").write_text(
         json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")

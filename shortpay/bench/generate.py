@@ -63,10 +63,7 @@ def generate(
     truth_dir = Path(truth_dir) if truth_dir is not None else default_truth_dir(out_dir)
     if truth_dir.resolve().is_relative_to(out_dir.resolve()):
         raise ValueError(f"truth folder {truth_dir} must not be inside the inbox {out_dir}")
-    for folder in (out_dir, truth_dir):
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
+    _clear_previous_output(out_dir, truth_dir)
 
     step = _Progress(enabled=progress)
     conn = duckdb.connect()
@@ -86,6 +83,25 @@ def generate(
         conn.close()
     step("done")
     return GenerateResult(inbox=out_dir, truth=truth_dir, summary=summary)
+
+
+def _clear_previous_output(out_dir: Path, truth_dir: Path) -> None:
+    """Delete a previously generated inbox and truth folder, but never other files.
+
+    A non-empty inbox folder is deleted only when its truth folder contains an
+    ``expected_summary.json``, the mark of an earlier ``shortpay generate``.
+    """
+    has_files = out_dir.exists() and any(out_dir.iterdir())
+    generated_before = (truth_dir / "expected_summary.json").exists()
+    if has_files and not generated_before:
+        raise ValueError(
+            f"{out_dir} is not empty and was not written by `shortpay generate` "
+            f"(no {truth_dir / 'expected_summary.json'}); choose an empty or new folder"
+        )
+    for folder in (out_dir, truth_dir):
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
 
 
 def _check_arguments(invoices: int, customers: int, spec: Profile) -> None:

@@ -10,6 +10,10 @@ Accuracy compares the published warehouse with the generator's truth files:
   was found with the right category (or validity). A missed deduction counts
   as wrong. When the pipeline splits one key into several rows, the row
   with the largest amount gives the category and validity.
+- validity accuracy with evidence: the same over the categories whose
+  validity the inbox proves (early_pay_discount, pricing, shortage,
+  trade_promotion). The others are ``needs_review`` in the truth, while a
+  pipeline may decide them by policy, such as a category its rules forbid.
 """
 
 from __future__ import annotations
@@ -139,7 +143,9 @@ predicted_deductions as (
 
 deductions_compared as (
     select e.category = p.category as same_category, e.validity = p.validity as same_validity,
-        p.payment_id is not null as found
+        p.payment_id is not null as found,
+        e.category in ('early_pay_discount', 'pricing', 'shortage', 'trade_promotion')
+            as has_evidence
     from expected_deductions as e
     left join predicted_deductions as p using (payment_id, invoice_key)
 )
@@ -153,7 +159,10 @@ select
     (select count(*) from predicted_deductions) as predicted_deductions,
     (select count(*) filter (found) from deductions_compared) as found_deductions,
     (select count(*) filter (same_category) from deductions_compared) as right_category,
-    (select count(*) filter (same_validity) from deductions_compared) as right_validity
+    (select count(*) filter (same_validity) from deductions_compared) as right_validity,
+    (select count(*) filter (has_evidence) from deductions_compared) as evidence_deductions,
+    (select count(*) filter (has_evidence and same_validity) from deductions_compared)
+        as right_evidence_validity
 """
 
 
@@ -163,7 +172,7 @@ def ratio(numerator: int, denominator: int) -> float | None:
 
 
 def measure_accuracy(warehouse: Path, truth_dir: Path) -> dict[str, float | int | None]:
-    """Compare the published warehouse with the truth files; return counts and ratios."""
+    """Compare the published warehouse with the truth files and return counts and ratios."""
     conn = duckdb.connect()
     try:
         conn.execute("attach ? as warehouse (read_only)", [str(warehouse)])
@@ -174,7 +183,8 @@ def measure_accuracy(warehouse: Path, truth_dir: Path) -> dict[str, float | int 
     finally:
         conn.close()
     (expected_pairs, predicted_pairs, correct_pairs, expected_deductions,
-     predicted_deductions, found_deductions, right_category, right_validity) = row
+     predicted_deductions, found_deductions, right_category, right_validity,
+     evidence_deductions, right_evidence_validity) = row
     return {
         "expected_pairs": expected_pairs,
         "predicted_pairs": predicted_pairs,
@@ -188,4 +198,6 @@ def measure_accuracy(warehouse: Path, truth_dir: Path) -> dict[str, float | int 
         "deduction_recall": ratio(found_deductions, expected_deductions),
         "category_accuracy": ratio(right_category, expected_deductions),
         "validity_accuracy": ratio(right_validity, expected_deductions),
+        "evidence_deductions": evidence_deductions,
+        "validity_accuracy_with_evidence": ratio(right_evidence_validity, evidence_deductions),
     }

@@ -3,8 +3,8 @@
 Steps are numbered: the first notice is 0, reminder k is k, and the
 escalation follows the last reminder. At most one step per deduction is due
 in a run, so a run after a long pause sends the next step, not a burst. A
-step is due only after the previous one was sent: a message that is still
-queued, unknown or failed holds the cadence until it is settled.
+step is due only after the previous one was sent, so a message that is
+still queued, unknown or failed pauses the cadence until it is settled.
 """
 
 from __future__ import annotations

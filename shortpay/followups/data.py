@@ -223,5 +223,5 @@ def _relation_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) ->
         "select count(*) from information_schema.tables "
         "where table_schema = ? and table_name = ?",
         [schema, name],
-    ).fetchone()
-    return bool(row and row[0])
+    ).fetchall()
+    return bool(row and row[0][0])

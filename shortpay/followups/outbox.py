@@ -30,6 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from shortpay.state import state_connection
 
@@ -90,6 +91,26 @@ _MESSAGE_COLUMNS = (
     "provider_message_id", "attempts", "last_error", "queued_at", "updated_at", "sent_at",
     "sent_on",
 )
+_TEXT_COLUMNS = {
+    "message_id", "deduction_id", "step", "customer_id", "language", "sender_email",
+    "sender_name", "reply_to_email", "to_email", "to_name", "cc_email", "subject", "body_text",
+    "body_html", "letter_html", "currency", "cadence_rule_id", "contact_rule_id", "status",
+    "transport", "provider_message_id", "last_error",
+}
+_ARROW_TYPES = {
+    "step_number": pa.int32(),
+    "attempts": pa.int32(),
+    "amount_claimed": pa.decimal128(18, 2),
+    "as_of_date": pa.date32(),
+    "sent_on": pa.date32(),
+    "queued_at": pa.timestamp("us", tz="UTC"),
+    "updated_at": pa.timestamp("us", tz="UTC"),
+    "sent_at": pa.timestamp("us", tz="UTC"),
+}
+_ARROW_SCHEMA = pa.schema(
+    [(name, pa.string() if name in _TEXT_COLUMNS else _ARROW_TYPES[name])
+     for name in _MESSAGE_COLUMNS]
+)
 
 
 @dataclass(frozen=True)
@@ -135,7 +156,7 @@ class OutboxMessage:
 
 @dataclass(frozen=True)
 class StepRecord:
-    """What the cadence needs to know about a step already in the outbox."""
+    """A step already in the outbox, with the fields the cadence reads."""
 
     deduction_id: str
     step: str
@@ -147,7 +168,7 @@ class StepRecord:
 
 @dataclass(frozen=True)
 class DeliveryResult:
-    """What a transport reports for one message."""
+    """The outcome of one delivery, as a transport reports it."""
 
     status: str
     provider_message_id: str | None = None
@@ -168,32 +189,49 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+_HISTORY_QUERY = (
+    f"select deduction_id, step, step_number, status, as_of_date, sent_on "  # noqa: S608
+    f"from {OUTBOX_TABLE} order by deduction_id, step_number"
+)
+_SUPPRESSED_QUERY = f"select email from {SUPPRESSION_TABLE}"  # noqa: S608
+
+
 def read_history(state_db: Path) -> dict[str, list[StepRecord]]:
     """Return every outbox step per deduction, ordered by step number."""
-    rows = _read_only_query(
-        state_db,
-        f"select deduction_id, step, step_number, status, as_of_date, sent_on "  # noqa: S608
-        f"from {OUTBOX_TABLE} order by deduction_id, step_number",
-    )
+    return _history_from_rows(_read_only_query(state_db, _HISTORY_QUERY))
+
+
+def read_suppressed(state_db: Path) -> set[str]:
+    """Return the suppressed addresses, lowercased."""
+    return {row[0] for row in _read_only_query(state_db, _SUPPRESSED_QUERY)}
+
+
+def read_state(state_db: Path) -> tuple[dict[str, list[StepRecord]], set[str]]:
+    """Return the history and the suppressed addresses, with one open of the database."""
+    history_rows, suppressed_rows = _read_only_query(state_db, _HISTORY_QUERY, _SUPPRESSED_QUERY)
+    return _history_from_rows(history_rows), {row[0] for row in suppressed_rows}
+
+
+def _history_from_rows(rows: list[tuple]) -> dict[str, list[StepRecord]]:
     history: dict[str, list[StepRecord]] = {}
     for row in rows:
         history.setdefault(row[0], []).append(StepRecord(*row))
     return history
 
 
-def read_suppressed(state_db: Path) -> set[str]:
-    """Return the suppressed addresses, lowercased."""
-    rows = _read_only_query(state_db, f"select email from {SUPPRESSION_TABLE}")  # noqa: S608
-    return {row[0] for row in rows}
+def _read_only_query(state_db: Path, *queries: str, params: list | None = None):
+    """Run queries on one read-only connection; a missing table reads as empty.
 
-
-def _read_only_query(state_db: Path, query: str, params: list | None = None) -> list[tuple]:
-    """Run a query on a read-only connection; a missing table reads as empty."""
+    Returns the rows of the query, or a tuple of row lists for several queries.
+    """
+    results = []
     with state_connection(state_db, read_only=True) as connection:
-        try:
-            return connection.execute(query, params or []).fetchall()
-        except duckdb.CatalogException:
-            return []
+        for query in queries:
+            try:
+                results.append(connection.execute(query, params or []).fetchall())
+            except duckdb.CatalogException:
+                results.append([])
+    return results[0] if len(queries) == 1 else tuple(results)
 
 
 def add_suppressions(state_db: Path, entries: Iterable[tuple[str, str, str]]) -> int:
@@ -203,41 +241,43 @@ def add_suppressions(state_db: Path, entries: Iterable[tuple[str, str, str]]) ->
         return 0
     with state_connection(state_db) as connection:
         ensure_tables(connection)
-        before = connection.execute(f"select count(*) from {SUPPRESSION_TABLE}").fetchone()[0]  # noqa: S608
+        before = connection.execute(f"select count(*) from {SUPPRESSION_TABLE}").fetchall()[0][0]  # noqa: S608
         connection.executemany(
             f"insert into {SUPPRESSION_TABLE} (email, reason, source, created_at) "  # noqa: S608
             "values (?, ?, ?, ?) on conflict (email) do nothing",
             [(email, reason, source, now_utc()) for email, reason, source in entries],
         )
-        after = connection.execute(f"select count(*) from {SUPPRESSION_TABLE}").fetchone()[0]  # noqa: S608
+        after = connection.execute(f"select count(*) from {SUPPRESSION_TABLE}").fetchall()[0][0]  # noqa: S608
     return after - before
 
 
 def queue_messages(state_db: Path, messages: list[OutboxMessage]) -> int:
     """Insert messages as queued, ignoring a (deduction_id, step) already present.
 
-    Returns the number of rows inserted. All rows go in one transaction.
+    Returns the number of rows inserted. All rows go in one transaction,
+    through an Arrow table because row-by-row inserts are slow in DuckDB.
     """
     if not messages:
         return 0
     stamp = now_utc()
-    rows = [
-        tuple(getattr(message, name) for name in _MESSAGE_COLUMNS[:21])
-        + ("queued", None, None, 0, None, stamp, stamp, None, None)
-        for message in messages
-    ]
-    placeholders = ", ".join("?" for _ in _MESSAGE_COLUMNS)
+    records = []
+    for message in messages:
+        record = {name: getattr(message, name) for name in _MESSAGE_COLUMNS}
+        record.update(status="queued", transport=None, provider_message_id=None, attempts=0,
+                      last_error=None, queued_at=stamp, updated_at=stamp, sent_at=None,
+                      sent_on=None)
+        records.append(record)
+    incoming = pa.Table.from_pylist(records, schema=_ARROW_SCHEMA)
     with state_connection(state_db) as connection:
         ensure_tables(connection)
-        before = connection.execute(f"select count(*) from {OUTBOX_TABLE}").fetchone()[0]  # noqa: S608
-        connection.execute("begin transaction")
-        connection.executemany(
+        before = connection.execute(f"select count(*) from {OUTBOX_TABLE}").fetchall()[0][0]  # noqa: S608
+        connection.register("incoming_messages", incoming)
+        connection.execute(
             f"insert into {OUTBOX_TABLE} ({', '.join(_MESSAGE_COLUMNS)}) "  # noqa: S608
-            f"values ({placeholders}) on conflict do nothing",
-            rows,
+            f"select {', '.join(_MESSAGE_COLUMNS)} from incoming_messages on conflict do nothing"
         )
-        connection.execute("commit")
-        after = connection.execute(f"select count(*) from {OUTBOX_TABLE}").fetchone()[0]  # noqa: S608
+        connection.unregister("incoming_messages")
+        after = connection.execute(f"select count(*) from {OUTBOX_TABLE}").fetchall()[0][0]  # noqa: S608
     return after - before
 
 
@@ -315,9 +355,9 @@ def claim_next(
             "updated_at = ? where message_id = ? and status = 'queued' "
             f"returning {', '.join(_MESSAGE_COLUMNS)}",
             [transport, now_utc(), message_id],
-        ).fetchone()
+        ).fetchall()
         connection.execute("commit")
-    return OutboxMessage(*row) if row else None
+    return OutboxMessage(*row[0]) if row else None
 
 
 def claim_batch(state_db: Path, transport: str, limit: int) -> list[OutboxMessage]:
@@ -368,7 +408,7 @@ def _record(
     is_sent = status == "sent"
     connection.execute(
         f"update {OUTBOX_TABLE} set status = ?, provider_message_id = ?, "  # noqa: S608
-        "attempts = attempts + ?, last_error = ?, updated_at = ?, "
+        "attempts = attempts + ?, last_error = coalesce(?, last_error), updated_at = ?, "
         "sent_at = case when ? then ? else sent_at end, "
         "sent_on = case when ? then ? else sent_on end "
         "where message_id = ?",
@@ -388,12 +428,18 @@ def _record(
 
 
 def resolve_message(
-    state_db: Path, message_id: str, new_status: str, note: str, provider_message_id: str | None
+    state_db: Path,
+    message_id: str,
+    new_status: str,
+    note: str,
+    provider_message_id: str | None,
+    actor: str,
 ) -> str:
     """Settle a held message by hand: ``sent``, ``queued`` (to resend) or ``failed``.
 
     Only ``unknown``, ``failed`` and ``suppressed`` rows can be settled this way.
-    Returns the previous status; raises LookupError or ValueError.
+    The actor and note are appended to ``last_error``. Returns the previous
+    status. Raises LookupError for an unknown id and ValueError otherwise.
     """
     if new_status not in ("sent", "queued", "failed"):
         raise ValueError(f"invalid status {new_status!r}: use sent, queued or failed")
@@ -402,7 +448,8 @@ def resolve_message(
         ensure_tables(connection)
         row = connection.execute(
             f"select status from {OUTBOX_TABLE} where message_id = ?", [message_id]  # noqa: S608
-        ).fetchone()
+        ).fetchall()
+        row = row[0] if row else None
         if row is None:
             raise LookupError(f"message {message_id!r} not found in the outbox")
         if row[0] not in ("unknown", "failed", "suppressed"):
@@ -417,9 +464,19 @@ def resolve_message(
             "provider_message_id = coalesce(?, provider_message_id), "
             "sent_at = case when ? then ? else sent_at end, "
             "sent_on = case when ? then ?::date else sent_on end "
-            "where message_id = ?",
-            [new_status, stamp, note, provider_message_id, is_sent, stamp, is_sent,
-             stamp.date(), message_id],
+            "where message_id = ? and status = ?",
+            [
+                new_status,
+                stamp,
+                f"{actor} set {new_status}: {note}",
+                provider_message_id,
+                is_sent,
+                stamp,
+                is_sent,
+                stamp.date(),
+                message_id,
+                row[0],
+            ],
         )
     return row[0]
 
@@ -437,7 +494,7 @@ def read_messages(
         query += " and deduction_id = ?"
         params.append(deduction_id)
     query += " order by deduction_id, step_number"
-    return [OutboxMessage(*row) for row in _read_only_query(state_db, query, params)]
+    return [OutboxMessage(*row) for row in _read_only_query(state_db, query, params=params)]
 
 
 def read_suppressions(state_db: Path) -> list[tuple[str, str | None, str, dt.datetime]]:

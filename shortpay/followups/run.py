@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -32,7 +32,8 @@ from shortpay.settings import TEMPLATES_DIR, Paths
 
 log = logging.getLogger(__name__)
 
-# Messages claimed per state transaction by an idempotent transport.
+# Messages rendered and queued, or claimed by an idempotent transport, per
+# state transaction.
 BATCH_SIZE = 500
 
 
@@ -86,8 +87,8 @@ def run_followups(
         if not sender.idempotent:
             summary.held_unknown += len(interrupted)
         _sync_suppressions(sender, paths.state_db)
-        queue_due(conn, paths, as_of, rules, summary, templates_dir)
-        deliver_queued(sender, paths.state_db, as_of, summary)
+        suppressed = queue_due(conn, paths, as_of, rules, summary, templates_dir)
+        deliver_queued(sender, paths.state_db, as_of, summary, suppressed)
     finally:
         sender.close()
     log.info("Follow-ups as of %s: %s", as_of.isoformat(), summary.as_dict())
@@ -101,31 +102,66 @@ def queue_due(
     rules: FollowupRules,
     summary: FollowupSummary,
     templates_dir: Path = TEMPLATES_DIR,
-) -> list[OutboxMessage]:
-    """Plan and render the due messages and write them to the outbox as queued."""
-    history = outbox.read_history(paths.state_db)
-    suppressed = outbox.read_suppressed(paths.state_db)
+) -> set[str]:
+    """Plan and render the due messages and write them to the outbox as queued.
+
+    Returns the suppressed addresses it read, for the delivery that follows.
+    """
+    history, suppressed = outbox.read_state(paths.state_db)
     tables = TableNames.for_connection(conn)
     deductions = read_candidates(conn, tables, extra_ids=history.keys())
     plan = plan_steps(deductions, history, rules, suppressed, as_of)
-    for deduction_id, reason in plan.skipped.items():
-        log.warning("Follow-up for deduction %s skipped: %s", deduction_id, reason)
-    for deduction_id, address in plan.suppressed.items():
-        log.info("Follow-up for deduction %s not queued: %s is suppressed", deduction_id, address)
+
+    _log_grouped("Follow-ups skipped", plan.skipped)
+    _log_grouped("Follow-ups not queued, address suppressed",
+                 {key: f"{address} is suppressed" for key, address in plan.suppressed.items()})
     summary.skipped += len(plan.skipped)
     summary.suppressed += len(plan.suppressed)
-    invoices = read_invoices(conn, tables, (due.deduction.invoice_id for due in plan.due))
+
     environment = build_environment(templates_dir)
+    # Render and queue in chunks so memory stays flat when thousands are due.
+    for start in range(0, len(plan.due), BATCH_SIZE):
+        chunk = plan.due[start:start + BATCH_SIZE]
+        messages = _render_chunk(conn, tables, environment, chunk, as_of, summary)
+        summary.queued += outbox.queue_messages(paths.state_db, messages)
+
+    waiting = {
+        deduction_id: reason
+        for deduction_id, reason in plan.stopped.items()
+        if any(step.status == "queued" for step in history.get(deduction_id, []))
+    }
+    summary.cancelled += len(outbox.cancel_messages(paths.state_db, waiting))
+    return suppressed
+
+
+def _render_chunk(
+    conn: duckdb.DuckDBPyConnection,
+    tables: TableNames,
+    environment: jinja2.Environment,
+    chunk: list[DueStep],
+    as_of: dt.date,
+    summary: FollowupSummary,
+) -> list[OutboxMessage]:
+    invoices = read_invoices(conn, tables, (due.deduction.invoice_id for due in chunk))
     messages = []
-    for due in plan.due:
+    for due in chunk:
         try:
             messages.append(render_due(environment, due, invoices, as_of))
-        except TemplateError as error:
+        except (TemplateError, ValueError, TypeError, ArithmeticError) as error:
+            # One bad row or template must not hold back the other messages.
             log.error("Follow-up %s skipped: %s", due.message_id, error)
             summary.skipped += 1
-    summary.queued += outbox.queue_messages(paths.state_db, messages)
-    summary.cancelled += len(outbox.cancel_messages(paths.state_db, plan.stopped))
     return messages
+
+
+def _log_grouped(title: str, reasons: dict[str, str]) -> None:
+    """Log one warning per distinct reason with its deduction count, not one per deduction."""
+    by_reason: dict[str, list[str]] = {}
+    for deduction_id, reason in reasons.items():
+        by_reason.setdefault(reason, []).append(deduction_id)
+    for reason, deduction_ids in by_reason.items():
+        shown = ", ".join(deduction_ids[:5]) + (", ..." if len(deduction_ids) > 5 else "")
+        log.warning("%s: %s (%d deductions: %s)", title, reason, len(deduction_ids), shown)
 
 
 def render_due(
@@ -176,17 +212,38 @@ def render_due(
 
 
 def deliver_queued(
-    sender: Transport, state_db: Path, as_of: dt.date, summary: FollowupSummary
+    sender: Transport,
+    state_db: Path,
+    as_of: dt.date,
+    summary: FollowupSummary,
+    suppressed: set[str] | None = None,
 ) -> None:
     """Deliver every queued message, stopping at the first deferral."""
-    suppressed = outbox.read_suppressed(state_db)
+    if suppressed is None:
+        suppressed = outbox.read_suppressed(state_db)
     if sender.idempotent:
-        _deliver_in_batches(sender, state_db, as_of, summary, suppressed)
-        return
-    # One claim per message: a crash during a request leaves only that
-    # message in "sending", which the next run marks unknown.
+        stopped_early = _deliver_in_batches(sender, state_db, as_of, summary, suppressed)
+    else:
+        stopped_early = _deliver_one_by_one(sender, state_db, as_of, summary, suppressed)
+    if stopped_early:
+        summary.deferred = len(outbox.pending_message_ids(state_db))
+
+
+def _deliver_one_by_one(
+    sender: Transport,
+    state_db: Path,
+    as_of: dt.date,
+    summary: FollowupSummary,
+    suppressed: set[str],
+) -> bool:
+    """Claim, send and record one message at a time; return True when a deferral stopped it.
+
+    A crash during a request leaves only that message in "sending", which the
+    next run marks unknown.
+    """
     previous: tuple[str, DeliveryResult] | None = None
-    for message_id in outbox.pending_message_ids(state_db):
+    pending = outbox.pending_message_ids(state_db)
+    for message_id in pending:
         message = outbox.claim_next(state_db, message_id, sender.name, previous, as_of)
         previous = None
         if message is None:
@@ -198,6 +255,7 @@ def deliver_queued(
             break
     if previous is not None:
         outbox.record_result(state_db, previous[0], previous[1], as_of)
+    return previous is not None and previous[1].deferred
 
 
 def _deliver_in_batches(
@@ -206,18 +264,30 @@ def _deliver_in_batches(
     as_of: dt.date,
     summary: FollowupSummary,
     suppressed: set[str],
-) -> None:
-    """Claim and record many messages per transaction; only for idempotent transports."""
+) -> bool:
+    """Claim and record many messages per transaction; return True when a deferral stopped it.
+
+    Only for idempotent transports, because a crash repeats the whole batch.
+    """
     while True:
         messages = outbox.claim_batch(state_db, sender.name, BATCH_SIZE)
         if not messages:
-            return
+            return False
         results = []
         for message in messages:
+            if results and results[-1][1].deferred:
+                # Put the rest of the batch back as it was, untouched.
+                results.append((message.message_id, DeliveryResult("queued", attempts=0,
+                                                                   deferred=True)))
+                continue
             result = _deliver_one(sender, message, suppressed)
             _count(summary, result)
             results.append((message.message_id, result))
         outbox.record_results(state_db, results, as_of)
+        if results[-1][1].deferred:
+            return True
+        if len(messages) < BATCH_SIZE:
+            return False
 
 
 def _deliver_one(
@@ -228,7 +298,7 @@ def _deliver_one(
         return DeliveryResult(status="suppressed", error=f"{message.to_email} is suppressed",
                               attempts=0)
     if message.cc_email and message.cc_email.lower() in suppressed:
-        message = OutboxMessage(**{**message.__dict__, "cc_email": None})
+        message = replace(message, cc_email=None)
     result = sender.send(message)
     if result.status == "unknown":
         log.error("Message %s has an unknown result and is held: %s", message.message_id,
@@ -238,8 +308,8 @@ def _deliver_one(
 
 def _count(summary: FollowupSummary, result: DeliveryResult) -> None:
     if result.deferred:
-        summary.deferred += 1
-    elif result.status == "sent":
+        return
+    if result.status == "sent":
         summary.sent += 1
     elif result.status == "unknown":
         summary.held_unknown += 1

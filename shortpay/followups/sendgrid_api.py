@@ -6,9 +6,9 @@ Every result is classified so that no message is sent twice:
 - 429: wait until ``X-RateLimit-Reset`` (epoch seconds) and try again. When
   the wait would exceed ``max_rate_limit_wait`` the message stays queued for
   the next run and this run stops sending.
-- 5xx or connection refused: the request was not accepted, so it is retried
-  with exponential backoff, at most ``max_retries`` times; then the message
-  stays queued for the next run.
+- 5xx or connection refused: SendGrid did not take the request, so it is
+  retried with exponential backoff, at most ``max_retries`` times. After
+  that the message stays queued for the next run.
 - 400, 401, 403 and other 4xx: failed, with the reason from the response.
 - timeout or connection lost after the request went out: unknown. SendGrid
   may have accepted the message, so it is held for a person and never
@@ -45,6 +45,7 @@ from sendgrid.helpers.mail import (
 from sendgrid.helpers.mail import (
     Mail as SendGridMail,
 )
+from sendgrid.helpers.mail.exceptions import SendGridException
 
 from shortpay.followups.outbox import DeliveryResult, OutboxMessage
 from shortpay.followups.transports import TransportConfigError
@@ -56,6 +57,11 @@ PRODUCTION = "production"
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+# python_http_client 3.3 logs request headers, Authorization included, at debug level.
+HTTP_CLIENT_LOGGER = "python_http_client.client"
+# Waits for a rate-limit reset allowed for one message; a server that keeps
+# answering 429 with short resets then ends the run's sending.
+MAX_RATE_LIMIT_WAITS = 100
 # Endpoints of the SendGrid suppression lists read before sending.
 SUPPRESSION_LISTS = ("bounces", "invalid_emails", "spam_reports")
 
@@ -122,15 +128,13 @@ class SendGridTransport:
         self._sleep = sleep
         self._client = sendgrid.SendGridAPIClient(api_key=settings.api_key, host=settings.host)
         self._redactor = _RedactingFilter(settings.api_key)
-        logging.getLogger("python_http_client").addFilter(self._redactor)
-        logging.getLogger("python_http_client.client").addFilter(self._redactor)
+        logging.getLogger(HTTP_CLIENT_LOGGER).addFilter(self._redactor)
 
     def __repr__(self) -> str:
         return f"SendGridTransport(host={self.settings.host!r}, sandbox={self.settings.sandbox})"
 
     def close(self) -> None:
-        logging.getLogger("python_http_client").removeFilter(self._redactor)
-        logging.getLogger("python_http_client.client").removeFilter(self._redactor)
+        logging.getLogger(HTTP_CLIENT_LOGGER).removeFilter(self._redactor)
 
     def send(self, message: OutboxMessage) -> DeliveryResult:
         """Send one message, retrying only where SendGrid cannot have accepted it."""
@@ -138,7 +142,13 @@ class SendGridTransport:
         if blocked is not None:
             log.error("Message %s not sent: %s", message.message_id, blocked)
             return DeliveryResult(status="failed", error=blocked, attempts=0)
-        body = self.build_request_body(message)
+        try:
+            body = self.build_request_body(message)
+        except (SendGridException, ValueError, TypeError) as error:
+            # The helper classes reject malformed values; only this message fails.
+            reason = self.redact(f"invalid message: {type(error).__name__}: {error}")
+            log.error("Message %s not sent: %s", message.message_id, reason)
+            return DeliveryResult(status="failed", error=reason, attempts=0)
         attempts = 0
         server_errors = 0
         rate_limit_waits = 0
@@ -150,15 +160,10 @@ class SendGridTransport:
             status, headers, reason = outcome
             if status == 429:
                 rate_limit_waits += 1
-                wait = self._rate_limit_wait(headers)
-                if wait > self.settings.max_rate_limit_wait or rate_limit_waits > 100:
-                    error = (f"rate limited (HTTP 429): reset in {wait:.0f} s exceeds "
-                             f"SHORTPAY_SENDGRID_MAX_RATE_WAIT={self.settings.max_rate_limit_wait:g}")
+                error = self._wait_for_rate_limit(message, headers, rate_limit_waits)
+                if error is not None:
                     log.warning("Message %s deferred: %s", message.message_id, error)
                     return DeliveryResult("queued", error=error, attempts=attempts, deferred=True)
-                log.info("Rate limited on message %s; waiting %.2f s until the reset",
-                         message.message_id, wait)
-                self._sleep(wait)
                 continue
             if status >= 500 or status == 0:
                 server_errors += 1
@@ -174,10 +179,26 @@ class SendGridTransport:
             log.error("Message %s rejected: %s", message.message_id, reason)
             return DeliveryResult("failed", error=reason, attempts=attempts)
 
-    def _post(self, body: dict) -> DeliveryResult | tuple[int, Mapping[str, str], str]:
-        """Make one request; return a final result, or (status, headers, reason) to act on.
+    def _wait_for_rate_limit(
+        self, message: OutboxMessage, headers: Mapping[str, str], waits: int
+    ) -> str | None:
+        """Sleep until the rate limit resets, or return why the message must wait for a later run."""
+        wait = self._rate_limit_wait(headers)
+        cap = self.settings.max_rate_limit_wait
+        if wait > cap:
+            return (f"rate limited (HTTP 429): reset in {wait:.0f} s exceeds "
+                    f"SHORTPAY_SENDGRID_MAX_RATE_WAIT={cap:g}")
+        if waits > MAX_RATE_LIMIT_WAITS:
+            return f"rate limited (HTTP 429) {waits} times in a row"
+        log.info("Rate limited on message %s; waiting %.2f s until the reset",
+                 message.message_id, wait)
+        self._sleep(wait)
+        return None
 
-        Status 0 stands for a connection refused before any byte was sent.
+    def _post(self, body: dict) -> DeliveryResult | tuple[int, Mapping[str, str], str]:
+        """Make one request and return a final result, or (status, headers, reason) to act on.
+
+        Status 0 means the connection was refused before any byte was sent.
         """
         try:
             response = self._client.client.mail.send.post(
@@ -241,15 +262,15 @@ class SendGridTransport:
         return mail.get()
 
     def allowlist_violation(self, recipients: list[str]) -> str | None:
-        """Outside production, return why a recipient may not be written to; else None."""
+        """Return why a recipient is blocked outside production, or None when all may be written to."""
         if self.settings.is_production:
             return None
-        refused = [address for address in recipients if not self._allowed(address)]
-        if not refused:
+        blocked = [address for address in recipients if not self._allowed(address)]
+        if not blocked:
             return None
         environment = self.settings.environment or "unset"
         return (
-            f"recipient {', '.join(refused)} is not on SHORTPAY_EMAIL_ALLOWLIST and "
+            f"recipient {', '.join(blocked)} is not on SHORTPAY_EMAIL_ALLOWLIST and "
             f"SHORTPAY_ENV is {environment}, not production"
         )
 
@@ -262,12 +283,14 @@ class SendGridTransport:
         """Read SendGrid's bounce, invalid-address and spam-report lists.
 
         Returns (email, reason, source) entries. A list that cannot be read
-        is logged and skipped; the addresses already stored still apply.
+        is logged and skipped, and the addresses already stored still apply.
         """
         entries: list[tuple[str, str, str]] = []
         if not self.settings.sync_suppressions:
             return entries
         for name in SUPPRESSION_LISTS:
+            # NOTE: one request per list without limit or offset, so only the
+            # first page that SendGrid returns is read from a very long list.
             endpoint = self._client.client.suppression._(name)
             try:
                 response = endpoint.get(timeout=self.settings.timeout)

@@ -31,7 +31,7 @@ class TransportConfigError(ValueError):
 
 
 class Transport(Protocol):
-    """Delivers one message and reports the result; never raises for a delivery problem."""
+    """A way to deliver messages. ``send`` reports delivery problems in its result."""
 
     name: str
     # True when delivering a message twice has the effect of delivering it once.
@@ -114,16 +114,21 @@ class FileTransport:
     def send(self, message: OutboxMessage) -> DeliveryResult:
         stem = file_stem(message.message_id)
         try:
-            self.outbox_dir.mkdir(parents=True, exist_ok=True)
             email = build_email(message)
+            self.outbox_dir.mkdir(parents=True, exist_ok=True)
             _write_atomically(self.outbox_dir / f"{stem}.eml", email.as_bytes())
             _write_atomically(
                 self.outbox_dir / f"{stem}.letter.html", message.letter_html.encode("utf-8")
             )
-        except (OSError, ValueError) as error:
+        except ValueError as error:
+            log.error("Message %s cannot be built: %s", message.message_id, error)
+            return DeliveryResult(status="failed", error=f"invalid message: {error}")
+        except OSError as error:
+            # A full disk or a missing permission passes; the message stays queued.
             log.error("Writing message %s to %s failed: %s", message.message_id,
                       self.outbox_dir, error)
-            return DeliveryResult(status="failed", error=f"writing the files failed: {error}")
+            return DeliveryResult(status="queued", error=f"writing the files failed: {error}",
+                                  deferred=True)
         return DeliveryResult(status="sent", provider_message_id=email["Message-ID"])
 
     def close(self) -> None:

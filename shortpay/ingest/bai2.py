@@ -283,27 +283,31 @@ def _read_records(records: list[Record], result: ParseResult) -> None:
                 severity="warning",
             )
         )
-    file_total, group_count, file_records = 0, 0, 1
+    file_total, group_count, file_records = 0, 0, 1 + len(header.continuations)
     group: _Group | None = None
     account: _Account | None = None
     closed = False
     for record in records[1:]:
-        file_records += 1
-        if group is not None:
-            group.records += 1
-        if account is not None:
-            account.records += 1
         code = record.code
+        if code == "88":
+            # Counted with the record it continues.
+            continue
         if closed:
             raise Bai2Error(record.position, f"record {record.number} follows the 99 file trailer")
-        if code == "88":
-            continue
+        size = 1 + len(record.continuations)
+        file_records += size
+        if group is not None:
+            group.records += size
+        if account is not None:
+            account.records += size
         if code == "02":
             _expect(group is None, record, "02 group header inside an open group (98 missing)")
+            fields = record.all_fields()
             group = _Group(
                 start=record,
-                as_of=parse_yymmdd(_get(record.fields, 3), record, "02 as-of date"),
-                currency=_get(record.fields, 5).upper() or "USD",
+                as_of=parse_yymmdd(_get(fields, 3), record, "02 as-of date"),
+                currency=_get(fields, 5).upper() or "USD",
+                records=size,
             )
             group_count += 1
         elif code == "03":
@@ -313,19 +317,26 @@ def _read_records(records: list[Record], result: ParseResult) -> None:
                 number=_get(record.fields, 0),
                 currency=_get(record.fields, 1).upper() or group.currency,
                 total=_summary_total(record),
+                records=size,
             )
         elif code == "16":
             _expect(account is not None, record, "16 transaction detail outside an account")
             account.total += _read_detail(record, account, group, result)
         elif code == "49":
             _expect(account is not None, record, "49 account trailer without an 03")
-            _check(record, 0, account.total, "account control total", "the account's amounts add up to")
+            _check(
+                record, 0, account.total, "account control total", "the account's amounts add up to"
+            )
             _check(record, 1, account.records, "number of records", "the account has")
             group.total += account.total
             group.accounts += 1
             account = None
         elif code == "98":
-            _expect(group is not None and account is None, record, "98 group trailer without an open group")
+            _expect(
+                group is not None and account is None,
+                record,
+                "98 group trailer without an open group",
+            )
             _check(record, 0, group.total, "group control total", "the group's accounts add up to")
             _check(record, 1, group.accounts, "number of accounts", "the group has")
             _check(record, 2, group.records, "number of records", "the group has")
@@ -349,13 +360,13 @@ def _expect(condition: bool, record: Record, reason: str) -> None:
         raise Bai2Error(record.position, f"{reason} at {record.position}")
 
 
-def _check(record: Record, index: int, actual: int, name: str, what: str) -> None:
+def _check(record: Record, index: int, actual: int, name: str, description: str) -> None:
     text = _get(record.all_fields(), index)
     expected = parse_raw_amount(text, record, f"{record.code} {name}")
     if expected != actual:
         raise Bai2Error(
             record.position,
-            f"{record.code} {name} at {record.position} is {expected} but {what} {actual}",
+            f"{record.code} {name} at {record.position} is {expected} but {description} {actual}",
         )
 
 
@@ -363,6 +374,10 @@ def _read_detail(record: Record, account: _Account, group: _Group, result: Parse
     """Read one 16 record; add a payment for a credit and return its raw amount."""
     fields = record.fields
     type_code = _get(fields, 0)
+    if not (type_code.isdigit() and len(type_code) == 3):
+        raise Bai2Error(
+            record.position, f"16 type code at {record.position} is invalid: '{type_code}'"
+        )
     raw_amount = parse_raw_amount(_get(fields, 1), record, "16 amount")
     funds_type = _get(fields, 2).upper()
     value_date = None
@@ -370,6 +385,7 @@ def _read_detail(record: Record, account: _Account, group: _Group, result: Parse
         value_date = parse_yymmdd(_get(fields, 3), record, "16 value date")
     rest = _take_availability(funds_type, fields[3:], record)
     bank_reference, customer_reference = _get(rest, 0), _get(rest, 1)
+
     # The free text is everything after the customer reference, commas included,
     # and the 88 records of a 16 continue it.
     text_start = len(fields) - len(rest) + 2
@@ -377,11 +393,12 @@ def _read_detail(record: Record, account: _Account, group: _Group, result: Parse
     text_parts = [raw_fields[text_start]] if len(raw_fields) > text_start else []
     text_parts += record.continuations
     memo = " ".join(part.strip(" ,") for part in text_parts if part.strip(" ,")) or None
-    if not (type_code.isdigit() and len(type_code) == 3):
-        raise Bai2Error(record.position, f"16 type code at {record.position} is invalid: '{type_code}'")
+
     if 100 <= int(type_code) <= 399:
-        _add_payment(record, account, group, result, type_code, raw_amount, value_date,
-                     bank_reference, customer_reference, memo)
+        references = (bank_reference, customer_reference)
+        _add_payment(
+            record, account, group, result, type_code, raw_amount, value_date, references, memo
+        )
     return raw_amount
 
 
@@ -393,22 +410,28 @@ def _add_payment(
     type_code: str,
     raw_amount: int,
     value_date: date | None,
-    bank_reference: str,
-    customer_reference: str,
+    references: tuple[str, str],
     memo: str | None,
 ) -> None:
+    bank_reference, customer_reference = references
     if raw_amount == 0:
         result.issues.append(
-            ParseIssue(record.position, f"credit of type {type_code} has a zero amount and is "
-                       "not loaded as a payment", severity="warning")
+            ParseIssue(
+                record.position,
+                f"credit of type {type_code} has a zero amount and is not loaded as a payment",
+                severity="warning",
+            )
         )
         return
     amount = to_money(abs(raw_amount), account.currency, record)
     is_reversal = raw_amount < 0
     if is_reversal:
         result.issues.append(
-            ParseIssue(record.position, f"credit of type {type_code} has a negative amount; "
-                       "it is loaded as a reversal", severity="warning")
+            ParseIssue(
+                record.position,
+                f"credit of type {type_code} has a negative amount; it is loaded as a reversal",
+                severity="warning",
+            )
         )
     as_of = group.as_of.strftime("%Y%m%d") if group.as_of else "nodate"
     payment_id = bank_reference or customer_reference or f"{account.number}-{as_of}-{record.number}"

@@ -38,9 +38,7 @@ class CamtError(Exception):
 
 
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-    )
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
 def _text(element: etree._Element | None, path: str) -> str | None:
@@ -92,6 +90,7 @@ class _Entry:
     element: etree._Element
     position: str
     account: str | None
+    report_id: str | None
     amount: Decimal
     currency: str
     booking_date: date | None
@@ -118,10 +117,15 @@ def read_camt(data: bytes) -> ParseResult:
     result.format = f"camt.{message}"
     if version not in TESTED_VERSIONS:
         result.issues.append(
-            ParseIssue("file", f"camt.{message} version {version} is read as version 08",
-                       severity="warning")
+            ParseIssue(
+                "file",
+                f"camt.{message} version {version} is read as version 08",
+                severity="warning",
+            )
         )
-    container = "{*}BkToCstmrStmt/{*}Stmt" if message == "053" else "{*}BkToCstmrDbtCdtNtfctn/{*}Ntfctn"
+    container = (
+        "{*}BkToCstmrStmt/{*}Stmt" if message == "053" else "{*}BkToCstmrDbtCdtNtfctn/{*}Ntfctn"
+    )
     reports = root.findall(container)
     try:
         entry_count = _read_reports(reports, message, result)
@@ -130,7 +134,9 @@ def read_camt(data: bytes) -> ParseResult:
     if entry_count == 0:
         label = "statement" if message == "053" else "notification"
         result.issues.append(
-            ParseIssue("file", f"the camt.{message} {label} has no entries (Ntry)", severity="warning")
+            ParseIssue(
+                "file", f"the camt.{message} {label} has no entries (Ntry)", severity="warning"
+            )
         )
     return result
 
@@ -140,7 +146,11 @@ def _read_reports(reports: list[etree._Element], message: str, result: ParseResu
     tag = "Stmt" if message == "053" else "Ntfctn"
     for report_index, report in enumerate(reports, start=1):
         prefix = f"{tag}[{report_index}]/" if len(reports) > 1 else ""
-        account = _text(report, "{*}Acct/{*}Id/{*}IBAN") or _text(report, "{*}Acct/{*}Id/{*}Othr/{*}Id")
+        account = _text(report, "{*}Acct/{*}Id/{*}IBAN") or _text(
+            report, "{*}Acct/{*}Id/{*}Othr/{*}Id"
+        )
+        report_id = _text(report, "{*}Id")
+        credits: list[Decimal] = []
         for entry_index, element in enumerate(report.findall("{*}Ntry"), start=1):
             entry_count += 1
             position = f"{prefix}Ntry[{entry_index}]"
@@ -149,10 +159,12 @@ def _read_reports(reports: list[etree._Element], message: str, result: ParseResu
             amount = _amount(element.find("{*}Amt"), f"{position}/Amt")
             if amount is None:
                 raise CamtError(position, f"{position} has no Amt")
+            credits.append(amount[0])
             entry = _Entry(
                 element=element,
                 position=position,
                 account=account,
+                report_id=report_id,
                 amount=amount[0],
                 currency=amount[1] or "EUR",
                 booking_date=_date(element, "{*}BookgDt"),
@@ -162,7 +174,38 @@ def _read_reports(reports: list[etree._Element], message: str, result: ParseResu
                 method=_bank_transaction_code(element),
             )
             _read_entry(entry, result)
+        _check_credit_summary(report, prefix or f"{tag}[1]/", credits)
+        if report.find("{*}Ntry") is not None and not credits:
+            result.issues.append(
+                ParseIssue(
+                    prefix.rstrip("/") or tag,
+                    "no entry is a credit (CdtDbtInd CRDT), so no payment is loaded",
+                    severity="warning",
+                )
+            )
     return entry_count
+
+
+def _check_credit_summary(report: etree._Element, prefix: str, credits: list[Decimal]) -> None:
+    """Compare TxsSummry/TtlCdtNtries (count and sum) with the credit entries read."""
+    summary = report.find("{*}TxsSummry/{*}TtlCdtNtries")
+    if summary is None:
+        return
+    position = f"{prefix}TxsSummry/TtlCdtNtries"
+    count = _text(summary, "{*}NbOfNtries")
+    if count is not None and count.isdigit() and int(count) != len(credits):
+        raise CamtError(
+            position,
+            f"{position}/NbOfNtries is {count} but the file has {len(credits)} credit entries",
+        )
+    total = _text(summary, "{*}Sum")
+    if total is not None:
+        expected = _amount(summary.find("{*}Sum"), f"{position}/Sum")[0]
+        actual = sum(credits, Decimal("0.00"))
+        if expected != actual:
+            raise CamtError(
+                position, f"{position}/Sum is {expected} but the credit entries add up to {actual}"
+            )
 
 
 def _bank_transaction_code(element: etree._Element) -> str | None:
@@ -177,40 +220,78 @@ def _bank_transaction_code(element: etree._Element) -> str | None:
     return _text(element, "{*}BkTxCd/{*}Prtry/{*}Cd")
 
 
-def _read_entry(entry: _Entry, result: ParseResult) -> None:
-    """Read one credit entry into one payment per transaction (or one for the entry)."""
+def _entry_transactions(entry: _Entry) -> list[tuple[str, etree._Element]]:
+    """Return the TxDtls of an entry with their positions."""
+    blocks = entry.element.findall("{*}NtryDtls")
     transactions = []
-    for details_index, details in enumerate(entry.element.findall("{*}NtryDtls"), start=1):
-        label = "NtryDtls" if len(entry.element.findall("{*}NtryDtls")) == 1 else f"NtryDtls[{details_index}]"
-        for index, transaction in enumerate(details.findall("{*}TxDtls"), start=1):
+    for block_index, block in enumerate(blocks, start=1):
+        label = "NtryDtls" if len(blocks) == 1 else f"NtryDtls[{block_index}]"
+        for index, transaction in enumerate(block.findall("{*}TxDtls"), start=1):
             transactions.append((f"{entry.position}/{label}/TxDtls[{index}]", transaction))
-    amounts = [_transaction_amount(transaction, position) for position, transaction in transactions]
+    return transactions
+
+
+def _read_entry(entry: _Entry, result: ParseResult) -> None:
+    """Read one credit entry into one payment per transaction, or one for the entry."""
+    transactions = _entry_transactions(entry)
     if not transactions:
         _add_payment(entry, None, entry.position, entry.amount, entry.currency, 0, result)
         return
-    if len(transactions) == 1 or any(amount is None for amount in amounts):
+
+    amounts = [_transaction_amount(transaction, position) for position, transaction in transactions]
+    missing = any(amount is None for amount in amounts)
+    foreign = any(amount and amount[1] and amount[1] != entry.currency for amount in amounts)
+    if missing or (foreign and len(transactions) == 1):
+        # Without every transaction amount in the entry's currency, the booked
+        # entry amount is the only amount to trust.
+        position = transactions[0][0] if len(transactions) == 1 else entry.position
         if len(transactions) > 1:
-            result.issues.append(ParseIssue(
-                entry.position,
-                f"{entry.position} has {len(transactions)} transactions without amounts, "
-                "so it is loaded as one payment of the entry amount",
-                severity="warning",
-            ))
-        _add_payment(entry, transactions, entry.position if len(transactions) > 1 else transactions[0][0],
-                     entry.amount, entry.currency, 0, result)
+            result.issues.append(
+                ParseIssue(
+                    entry.position,
+                    f"{entry.position} has transactions without an amount, so its "
+                    f"{len(transactions)} transactions are loaded as one payment of the entry amount",
+                    severity="warning",
+                )
+            )
+        _add_payment(entry, transactions, position, entry.amount, entry.currency, 0, result)
         return
+
     total = sum((amount[0] for amount in amounts), Decimal("0.00"))
-    if total != entry.amount:
-        result.issues.append(ParseIssue(
-            entry.position,
-            f"{entry.position} amount is {entry.amount} but its transactions add up to {total}",
-        ))
-    for number, ((position, transaction), amount) in enumerate(zip(transactions, amounts, strict=True), start=1):
-        _add_payment(entry, [(position, transaction)], position, amount[0],
-                     amount[1] or entry.currency, number, result)
+    if foreign:
+        result.issues.append(
+            ParseIssue(
+                entry.position,
+                f"{entry.position} has transactions in another currency than the entry, "
+                "so their sum is not checked",
+                severity="warning",
+            )
+        )
+    elif total != entry.amount:
+        result.issues.append(
+            ParseIssue(
+                entry.position,
+                f"{entry.position} amount is {entry.amount} but its transactions add up to {total}",
+            )
+        )
+    numbered = len(transactions) > 1
+    for number, ((position, transaction), amount) in enumerate(
+        zip(transactions, amounts, strict=True), start=1
+    ):
+        _add_payment(
+            entry,
+            [(position, transaction)],
+            position,
+            amount[0],
+            amount[1] or entry.currency,
+            number if numbered else 0,
+            result,
+        )
 
 
-def _transaction_amount(transaction: etree._Element, position: str) -> tuple[Decimal, str | None] | None:
+def _transaction_amount(
+    transaction: etree._Element, position: str
+) -> tuple[Decimal, str | None] | None:
     """Return the amount of a TxDtls: Amt (version 04 and later) or AmtDtls/TxAmt (02)."""
     for path in ("{*}Amt", "{*}AmtDtls/{*}TxAmt/{*}Amt", "{*}AmtDtls/{*}InstdAmt/{*}Amt"):
         element = transaction.find(path)
@@ -240,7 +321,9 @@ def _add_payment(
         or _text(transaction, "{*}Refs/{*}AcctSvcrRef")
         or _text(transaction, "{*}Refs/{*}TxId")
     )
-    base = entry.reference or entry.position
+    base = entry.reference or (
+        f"{entry.report_id}/{entry.position}" if entry.report_id else entry.position
+    )
     payment_id = reference or (f"{base}/{transaction_number}" if transaction_number else base)
     if reference and transaction_number and _count_reference(result, payment_id):
         payment_id = f"{payment_id}/{transaction_number}"
@@ -318,12 +401,15 @@ def _read_structured(
             other_references=";".join(
                 [f"DOC:{number}" for number in numbers[1:]]
                 + ([f"CDTRREF:{creditor_reference}"] if numbers and creditor_reference else [])
-            ) or None,
+            )
+            or None,
             invoice_date=_plain_date(_text(block, "{*}RfrdDocInf/{*}RltdDt")),
             memo=" ".join(
-                element.text.strip() for element in block.findall("{*}AddtlRmtInf")
+                element.text.strip()
+                for element in block.findall("{*}AddtlRmtInf")
                 if element.text and element.text.strip()
-            ) or None,
+            )
+            or None,
         )
         result.lines.append(line)
         _read_adjustments(amounts, block_position, payment, line, result)

@@ -1,4 +1,4 @@
-"""What every reader and writer needs to know about the file being loaded."""
+"""Identity, lineage and counts of the file being loaded, shared by readers and writers."""
 
 from __future__ import annotations
 

@@ -25,6 +25,8 @@ from shortpay.ingest.context import FileContext
 logger = logging.getLogger(__name__)
 
 PROMOTION_TYPES = ("off_invoice", "bill_back", "scan", "coop", "slotting", "mcb")
+TRUE_WORDS = ("true", "yes", "y", "1")
+FALSE_WORDS = ("false", "no", "n", "0")
 
 DECIMAL_SCALES = {"money": 2, "price": 4, "quantity": 4, "rate": 6}
 
@@ -40,6 +42,8 @@ class ColumnSpec:
     name: str
     kind: str = "text"
     required: bool = False
+    # A required column whose value may still be empty on a row.
+    allow_empty: bool = False
 
 
 def _required(*names: str, kind: str = "text") -> list[ColumnSpec]:
@@ -63,6 +67,8 @@ ERP_SPECS: dict[str, list[ColumnSpec]] = {
         ColumnSpec("po_number"),
         ColumnSpec("payment_terms"),
         ColumnSpec("bill_to_name"),
+        # Not in the inbox contract: foreign layouts fill it through a mapping.
+        ColumnSpec("is_disputed", "boolean"),
     ],
     "invoice_lines": [
         ColumnSpec("invoice_id", required=True),
@@ -147,6 +153,12 @@ def _reason_sql(spec: ColumnSpec) -> str | None:
             f"CASE WHEN {value} IS NOT NULL AND NOT regexp_full_match({value}, '[A-Za-z]{{3}}') "
             f"THEN format('{{}} ''{{}}'' is not a three-letter ISO 4217 code', {label}, {value}) END"
         )
+    if spec.kind == "boolean":
+        words = ", ".join(_sql_text(word) for word in TRUE_WORDS + FALSE_WORDS)
+        return (
+            f"CASE WHEN {value} IS NOT NULL AND lower({value}) NOT IN ({words}) "
+            f"THEN format('{{}} ''{{}}'' is not true/false or yes/no', {label}, {value}) END"
+        )
     if spec.kind == "promotion_type":
         choices = ", ".join(_sql_text(choice) for choice in PROMOTION_TYPES)
         return (
@@ -170,6 +182,9 @@ def cast_sql(spec: ColumnSpec) -> str:
         return f"upper({value})"
     if spec.kind == "promotion_type":
         return f"lower({value})"
+    if spec.kind == "boolean":
+        true_words = ", ".join(_sql_text(word) for word in TRUE_WORDS)
+        return f"CASE WHEN {value} IS NULL THEN NULL ELSE lower({value}) IN ({true_words}) END"
     return value
 
 
@@ -243,7 +258,7 @@ def stage_csv(
             selected.append(f"CAST(NULL AS VARCHAR) AS {_quote_identifier(spec.name)}")
     reasons = []
     for spec in specs:
-        if spec.required:
+        if spec.required and not spec.allow_empty:
             reasons.append(
                 f"CASE WHEN {_quote_identifier(spec.name)} IS NULL "
                 f"THEN 'required column {spec.name} is empty' END"
@@ -305,19 +320,23 @@ def _build_line_map(con: duckdb.DuckDBPyConnection, data: bytes) -> None:
 
 
 def load_erp_csv(
-    con: duckdb.DuckDBPyConnection, context: FileContext, entity: str, data: bytes
+    con: duckdb.DuckDBPyConnection,
+    context: FileContext,
+    entity: str,
+    csv_path: Path,
+    data: bytes,
 ) -> None:
-    """Load one ERP extract (customers, invoices...) into raw.<entity>.
+    """Load one ERP extract (customers, invoices...) from a UTF-8 file into raw.<entity>.
 
     Raises CsvRejected when the whole file is rejected.
     """
     specs = ERP_SPECS[entity]
-    stage_csv(con, context, context.path, data, specs)
+    stage_csv(con, context, csv_path, data, specs)
     columns = ", ".join(f"{cast_sql(spec)} AS {spec.name}" for spec in specs)
     inserted = con.execute(
         f"INSERT INTO raw.{entity} BY NAME SELECT {columns}, "  # noqa: S608 - names from ERP_SPECS
         "? AS source_file, ? AS file_hash, 'line ' || line AS source_position "
-        "FROM ingest_csv_checked WHERE reasons = '' ORDER BY line",
+        "FROM ingest_csv_checked WHERE reasons = ''",
         [context.source_file, context.file_hash],
     ).fetchone()
     context.add_rows(entity, inserted[0] if inserted else 0)

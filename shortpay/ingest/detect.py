@@ -25,13 +25,15 @@ def detect_format(path: Path, head: bytes) -> str | None:
     """Return the format name of a file, or None when no reader takes it.
 
     ``head`` is the start of the file (a few hundred bytes are enough).
-    Format names: ``<entity>_csv`` for the CSV extracts, ``x12``, ``bai2``
-    and ``camt`` (ISO 20022 XML). A ``.bai``/``.bai2`` file always goes to the
+    Format names: ``<entity>_csv`` for the CSV extracts, ``x12``, ``bai2``,
+    ``camt`` (ISO 20022 XML) and ``mapping`` (a foreign-layout YAML). A ``.bai``/``.bai2`` file always goes to the
     BAI2 reader, which rejects it when it is not BAI2; a ``.txt`` file is BAI2
     when it starts with a 01 record.
     """
     name = path.name.lower()
     suffix = path.suffix.lower()
+    if name.endswith(".mapping.yaml"):
+        return "mapping"
     if suffix == ".csv":
         for entity in CSV_ENTITIES:
             if name.startswith(entity):

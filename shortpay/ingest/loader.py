@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -23,6 +24,16 @@ from shortpay.ingest.camt import read_camt
 from shortpay.ingest.context import FileContext, write_issues
 from shortpay.ingest.csv_extract import ERP_SPECS, CsvRejected, load_erp_csv
 from shortpay.ingest.detect import detect_format
+from shortpay.ingest.encoding import UndecodableFile, decode_text
+from shortpay.ingest.mapping import (
+    MAPPING_SUFFIX,
+    Mapping,
+    MappingError,
+    parse_mapping,
+    read_source_rows,
+    shipped_mappings,
+    write_target_csv,
+)
 from shortpay.ingest.records import ParseIssue, ParseResult
 from shortpay.ingest.remittance_csv import load_remittance_csv
 from shortpay.ingest.schema import create_raw_tables
@@ -98,9 +109,11 @@ def load_inbox(
                 "FROM raw.files GROUP BY file_hash"
             ).fetchall()
         )
-        for path in _inbox_files(inbox):
+        files = _inbox_files(inbox)
+        mappings = _inbox_mappings(files) + shipped_mappings()
+        for path in files:
             summary.files_seen += 1
-            _load_path(con, inbox, path, run_id, known, summary)
+            _load_path(con, inbox, path, run_id, known, summary, mappings)
     finally:
         con.close()
     logger.info("ingest run %s finished: %s", run_id, summary.as_dict())
@@ -113,12 +126,16 @@ def _connect(work_db: Path, timeout_seconds: float) -> duckdb.DuckDBPyConnection
     deadline = time.monotonic() + timeout_seconds
     while True:
         try:
-            return duckdb.connect(str(work_db))
+            con = duckdb.connect(str(work_db))
         except duckdb.IOException as error:
             if "lock" not in str(error).lower() or time.monotonic() >= deadline:
                 raise
             logger.info("work database %s is locked by another process, waiting", work_db)
             time.sleep(0.25)
+            continue
+        # A progress bar would be written to the output of a pipeline run.
+        con.execute("SET enable_progress_bar = false")
+        return con
 
 
 def _inbox_files(inbox: Path) -> list[Path]:
@@ -133,6 +150,18 @@ def _inbox_files(inbox: Path) -> list[Path]:
     return sorted(files, key=lambda item: item.relative_to(inbox).as_posix())
 
 
+def _inbox_mappings(files: list[Path]) -> list[Mapping]:
+    """Return the valid mapping files of the inbox; invalid ones are rejected when loaded."""
+    mappings = []
+    for path in files:
+        if path.name.lower().endswith(MAPPING_SUFFIX):
+            try:
+                mappings.append(parse_mapping(path.read_text(encoding="utf-8"), path.name))
+            except (MappingError, UnicodeDecodeError) as error:
+                logger.warning("mapping %s is not used: %s", path, error)
+    return mappings
+
+
 def _load_path(
     con: duckdb.DuckDBPyConnection,
     inbox: Path,
@@ -140,6 +169,7 @@ def _load_path(
     run_id: str,
     known: dict[str, str | None],
     summary: IngestSummary,
+    mappings: list[Mapping],
 ) -> None:
     source_file = path.relative_to(inbox).as_posix()
     data = path.read_bytes()
@@ -155,7 +185,8 @@ def _load_path(
         run_id=run_id,
         started_at=datetime.now(UTC).replace(tzinfo=None),
     )
-    file_format = detect_format(path, data[:HEAD_BYTES])
+    mapping = _mapping_for(path, mappings)
+    file_format = "mapped" if mapping else detect_format(path, data[:HEAD_BYTES])
     if file_format is None:
         summary.files_unsupported += 1
         if file_hash not in known:
@@ -163,7 +194,7 @@ def _load_path(
             known[file_hash] = None
             summary.issues += context.issue_count
         return
-    status = _load_file(con, context, file_format, data)
+    status = _load_file(con, context, file_format, data, mapping)
     known[file_hash] = status
     if status == "loaded":
         summary.files_loaded += 1
@@ -172,13 +203,26 @@ def _load_path(
     summary.add_file(context)
 
 
+def _mapping_for(path: Path, mappings: list[Mapping]) -> Mapping | None:
+    if path.suffix.lower() not in (".csv", ".xlsx") or path.name.lower().endswith(MAPPING_SUFFIX):
+        return None
+    return next((mapping for mapping in mappings if mapping.matches(path)), None)
+
+
 def _load_file(
-    con: duckdb.DuckDBPyConnection, context: FileContext, file_format: str, data: bytes
+    con: duckdb.DuckDBPyConnection,
+    context: FileContext,
+    file_format: str,
+    data: bytes,
+    mapping: Mapping | None = None,
 ) -> str:
     """Read one file and write it in one transaction; return its status."""
     con.begin()
     try:
-        loaded_format = _read_into_tables(con, context, file_format, data)
+        if mapping is not None:
+            loaded_format = _load_mapped(con, context, mapping, data)
+        else:
+            loaded_format = _read_into_tables(con, context, file_format, data)
         _insert_file_row(con, context, loaded_format, len(data), "loaded", None)
         con.commit()
         logger.info(
@@ -201,20 +245,77 @@ def _read_into_tables(
 ) -> str:
     """Write the records of one file; raise _Rejected when the whole file is rejected."""
     if file_format.endswith("_csv"):
-        entity = file_format.removesuffix("_csv")
-        try:
-            if entity in ERP_SPECS:
-                load_erp_csv(con, context, entity, data)
-            else:
-                load_remittance_csv(con, context, data)
-        except CsvRejected as error:
-            raise _Rejected([ParseIssue("line 1", str(error))], file_format) from error
+        _load_csv(con, context, file_format, data)
         return file_format
+    if file_format == "mapping":
+        try:
+            parse_mapping(data.decode("utf-8"), context.source_file)
+        except (MappingError, UnicodeDecodeError) as error:
+            raise _Rejected([ParseIssue("file", str(error))], "mapping") from error
+        return "mapping"
     result = _parse(file_format, data)
     if result.rejected:
         raise _Rejected(result.issues, result.format)
     write_parse_result(con, context, result)
     return result.format
+
+
+def _load_csv(
+    con: duckdb.DuckDBPyConnection, context: FileContext, file_format: str, data: bytes
+) -> None:
+    """Load a CSV extract, transcoding a cp1252 file to a temporary UTF-8 copy first."""
+    entity = file_format.removesuffix("_csv")
+    try:
+        text, encoding = decode_text(data)
+    except UndecodableFile as error:
+        raise _Rejected(
+            [ParseIssue("file", f"the file is not readable text: {error}")], file_format
+        ) from error
+    with tempfile.TemporaryDirectory(prefix="shortpay-ingest-") as folder:
+        csv_path = context.path
+        if encoding == "cp1252":
+            csv_path = Path(folder) / "utf8.csv"
+            csv_path.write_text(text, encoding="utf-8")
+            data = csv_path.read_bytes()
+            write_issues(
+                con,
+                context,
+                [
+                    ParseIssue(
+                        "file",
+                        "the file is not valid UTF-8 and was read as cp1252",
+                        severity="warning",
+                    )
+                ],
+            )
+        try:
+            if entity in ERP_SPECS:
+                load_erp_csv(con, context, entity, csv_path, data)
+            else:
+                load_remittance_csv(con, context, csv_path, data)
+        except CsvRejected as error:
+            raise _Rejected([ParseIssue("line 1", str(error))], file_format) from error
+
+
+def _load_mapped(
+    con: duckdb.DuckDBPyConnection, context: FileContext, mapping: Mapping, data: bytes
+) -> str:
+    """Load a foreign CSV or XLSX file through a mapping, one contract CSV per target."""
+    file_format = f"mapped:{mapping.name}"
+    try:
+        header, rows = read_source_rows(context.path, data, mapping)
+        with tempfile.TemporaryDirectory(prefix="shortpay-mapping-") as folder:
+            for target in mapping.targets:
+                csv_path = Path(folder) / f"{target.entity}.csv"
+                write_target_csv(header, rows, mapping, target, csv_path)
+                target_data = csv_path.read_bytes()
+                if target.entity == "remittances":
+                    load_remittance_csv(con, context, csv_path, target_data)
+                else:
+                    load_erp_csv(con, context, target.entity, csv_path, target_data)
+    except (MappingError, UndecodableFile, CsvRejected) as error:
+        raise _Rejected([ParseIssue("file", str(error))], file_format) from error
+    return file_format
 
 
 def _parse(file_format: str, data: bytes) -> ParseResult:

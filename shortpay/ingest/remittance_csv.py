@@ -1,19 +1,24 @@
 """Remittance CSV (``remittances*.csv``): payments, remittance lines and adjustments in SQL.
 
 One row is one invoice reference within a payment; the rows that share a
-``payment_id`` form one payment. All work happens in DuckDB so that a file of
-a million rows loads in seconds.
+``payment_id`` form one payment. A row with an empty ``invoice_reference``
+and an adjustment is a payment-level adjustment, which belongs to no invoice
+(its ``paid_amount`` is the adjustment's negative, so the paid amounts still
+add up to the payment). A row with an empty reference and no adjustment is a
+remittance line without a reference, matched by amount. All work happens in
+DuckDB so that a file of a million rows loads in seconds.
 """
 
 from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 
 from shortpay.ingest.context import FileContext
-from shortpay.ingest.csv_extract import ColumnSpec, drop_staging, stage_csv
+from shortpay.ingest.csv_extract import ColumnSpec, cast_sql, drop_staging, stage_csv
 
 logger = logging.getLogger(__name__)
 
@@ -23,22 +28,28 @@ REMITTANCE_SPECS: list[ColumnSpec] = [
     ColumnSpec("payment_date", "date", required=True),
     ColumnSpec("payment_amount", "money", required=True),
     ColumnSpec("currency", "currency", required=True),
-    ColumnSpec("invoice_reference", required=True),
+    ColumnSpec("invoice_reference", required=True, allow_empty=True),
     ColumnSpec("paid_amount", "money", required=True),
     ColumnSpec("adjustment_amount", "money"),
     ColumnSpec("adjustment_reason_code"),
     ColumnSpec("adjustment_memo"),
     ColumnSpec("line_number", "integer"),
     ColumnSpec("payer_name"),
+    ColumnSpec("is_partial", "boolean"),
 ]
 
 
-def load_remittance_csv(con: duckdb.DuckDBPyConnection, context: FileContext, data: bytes) -> None:
-    """Load a remittance CSV into raw.payments, raw.remittance_lines and raw.adjustments.
+PARTIAL_SPEC = REMITTANCE_SPECS[-1]
+
+
+def load_remittance_csv(
+    con: duckdb.DuckDBPyConnection, context: FileContext, csv_path: Path, data: bytes
+) -> None:
+    """Load a UTF-8 remittance CSV into raw.payments, raw.remittance_lines and raw.adjustments.
 
     Raises CsvRejected when the whole file is rejected.
     """
-    stage_csv(con, context, context.path, data, REMITTANCE_SPECS)
+    stage_csv(con, context, csv_path, data, REMITTANCE_SPECS)
     con.execute("DROP TABLE IF EXISTS ingest_remittance_rows")
     con.execute(
         "CREATE TEMP TABLE ingest_remittance_rows AS SELECT line, payment_id, customer_id, "
@@ -48,7 +59,11 @@ def load_remittance_csv(con: duckdb.DuckDBPyConnection, context: FileContext, da
         "CAST(paid_amount AS DECIMAL(18, 2)) AS paid_amount, "
         "CAST(adjustment_amount AS DECIMAL(18, 2)) AS adjustment_amount, "
         "adjustment_reason_code, adjustment_memo, "
-        "CAST(line_number AS INTEGER) AS csv_line_number, payer_name "
+        "CAST(line_number AS INTEGER) AS csv_line_number, payer_name, "
+        f"coalesce({cast_sql(PARTIAL_SPEC)}, false) AS is_partial, "
+        "invoice_reference IS NULL "
+        "AND coalesce(CAST(adjustment_amount AS DECIMAL(18, 2)), 0) <> 0 "
+        "AS is_payment_level "
         "FROM ingest_csv_checked WHERE reasons = ''"
     )
     _reject_inconsistent_payments(con, context)
@@ -152,16 +167,18 @@ def _insert_records(con: duckdb.DuckDBPyConnection, context: FileContext) -> Non
     con.execute("DROP TABLE IF EXISTS ingest_remittance_loaded")
     con.execute(
         "CREATE TEMP TABLE ingest_remittance_loaded AS SELECT r.*, "
-        "coalesce(r.csv_line_number, CAST(row_number() OVER "
-        "(PARTITION BY r.payment_id ORDER BY r.line) AS INTEGER)) AS remittance_line_number "
+        "CASE WHEN NOT r.is_payment_level THEN coalesce(r.csv_line_number, "
+        "CAST(row_number() OVER (PARTITION BY r.payment_id, r.is_payment_level "
+        "ORDER BY r.line) AS INTEGER)) END AS remittance_line_number "
         "FROM ingest_remittance_rows AS r "
         "WHERE r.payment_id IN (SELECT payment_id FROM ingest_remittance_payments)"
     )
     lines = con.execute(
         "INSERT INTO raw.remittance_lines BY NAME SELECT payment_id, "
         "remittance_line_number AS line_number, invoice_reference, paid_amount, "
-        "false AS is_partial, 'csv' AS source_format, ? AS source_file, ? AS file_hash, "
-        "'line ' || line AS source_position FROM ingest_remittance_loaded ORDER BY line",
+        "is_partial, 'csv' AS source_format, ? AS source_file, ? AS file_hash, "
+        "'line ' || line AS source_position FROM ingest_remittance_loaded "
+        "WHERE NOT is_payment_level",
         lineage,
     ).fetchone()[0]
     adjustments = con.execute(
@@ -171,7 +188,7 @@ def _insert_records(con: duckdb.DuckDBPyConnection, context: FileContext) -> Non
         "remittance_line_number AS line_number, adjustment_reason_code AS reason_code, "
         "adjustment_memo AS memo, 'csv' AS source_format, ? AS source_file, ? AS file_hash, "
         "'line ' || line AS source_position FROM ingest_remittance_loaded "
-        "WHERE adjustment_amount <> 0 ORDER BY line",
+        "WHERE adjustment_amount <> 0",
         lineage,
     ).fetchone()[0]
     con.execute("DROP TABLE IF EXISTS ingest_remittance_loaded")

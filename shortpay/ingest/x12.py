@@ -19,7 +19,14 @@ from datetime import date
 from decimal import Decimal
 
 from shortpay.ingest.encoding import UndecodableFile, decode_text
-from shortpay.ingest.records import Adjustment, ParseIssue, ParseResult, Payment, RemittanceLine
+from shortpay.ingest.records import (
+    Adjustment,
+    DebitMemo,
+    ParseIssue,
+    ParseResult,
+    Payment,
+    RemittanceLine,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -203,13 +210,13 @@ def _expect(state: str, expected: str, segment: Segment, reason: str) -> None:
         raise X12Error(segment.position, f"{reason} at {segment.position}")
 
 
-def _check_count(segment: Segment, actual: int, what: str) -> None:
+def _check_count(segment: Segment, actual: int, description: str) -> None:
     text = segment.get(1)
     if not text.isdigit() or int(text) != actual:
         raise X12Error(
             segment.position,
             f"{segment.tag}01 at {segment.position} says {text or '(empty)'} but the file has "
-            f"{actual} {what}",
+            f"{actual} {description}",
         )
 
 
@@ -223,13 +230,13 @@ def read_x12(data: bytes) -> ParseResult:
     try:
         segments = split_segments(text)
         sets = read_envelopes(segments)
-        unsupported = [item for item in sets if item.set_id != "820"]
+        unsupported = [item for item in sets if item.set_id not in READERS]
         if unsupported:
             first = unsupported[0]
             raise X12Error(
                 first.segments[0].position,
                 f"transaction set {first.set_id} (ST01 '{first.set_id}' at "
-                f"{first.segments[0].position}) is not supported; this reader takes 820",
+                f"{first.segments[0].position}) is not supported; the X12 reader takes 820 and 812",
             )
         for transaction in sets:
             if transaction.version and transaction.version[:6] not in TESTED_VERSIONS:
@@ -240,9 +247,11 @@ def read_x12(data: bytes) -> ParseResult:
                         severity="warning",
                     )
                 )
-            _read_820(transaction, result)
+            READERS[transaction.set_id](transaction, result)
     except X12Error as error:
         return result.reject(error.position, error.reason)
+    set_ids = sorted({item.set_id for item in sets})
+    result.format = f"x12_{set_ids[0]}" if len(set_ids) == 1 else "x12"
     result.control_totals = {
         "transaction_sets": str(len(sets)),
         "payment_amount": str(sum((p.payment_amount for p in result.payments), Decimal("0.00"))),
@@ -440,3 +449,100 @@ def _check_balance(payment: Payment, state: _PaymentState, issues: list[ParseIss
                 severity="warning",
             )
         )
+
+
+def _read_812(transaction: TransactionSet, result: ParseResult) -> None:
+    """Read one 812 credit/debit adjustment into one DebitMemo per CDD line.
+
+    A CDD with flag D (debit) is a deduction the customer claims and has a
+    positive amount; flag C (credit) gives a negative amount. The flag of the
+    CDD wins over the flag of the BCD.
+    """
+    bcd: Segment | None = None
+    currency, payer_name, payer_id = "USD", None, None
+    header_references: dict[str, str] = {}
+    memos: list[DebitMemo] = []
+    current: DebitMemo | None = None
+    for segment in transaction.segments[1:-1]:
+        tag = segment.tag
+        if tag == "BCD":
+            bcd = segment
+            parse_amount(segment, 4)
+        elif tag == "CUR":
+            currency = segment.get(2).upper() or "USD"
+        elif tag == "N1" and segment.get(1) in ("BY", "PR") and payer_name is None:
+            payer_name, payer_id = segment.get(2) or None, segment.get(4) or None
+        elif tag == "CDD":
+            current = _read_cdd(segment, bcd, len(memos) + 1)
+            memos.append(current)
+        elif tag == "REF":
+            _read_812_ref(segment, current, header_references)
+        elif tag == "NTE" and current is not None:
+            note = segment.get(2)
+            current.memo = f"{current.memo}; {note}" if current.memo else note
+    start = transaction.segments[0].position
+    if bcd is None:
+        raise X12Error(start, f"the 812 transaction set at {start} has no BCD segment")
+    memo_id = bcd.get(2)
+    if not memo_id:
+        raise X12Error(bcd.position, f"BCD02 memo number at {bcd.position} is empty")
+    memo_date = parse_date(bcd.get(1), bcd, result.issues)
+    for memo in memos:
+        memo.memo_id = memo_id
+        memo.memo_date = memo_date
+        memo.currency = currency
+        memo.payer_name, memo.payer_id = payer_name, payer_id
+        memo.invoice_reference = memo.invoice_reference or bcd.get(7) or header_references.get("IV")
+        memo.po_number = memo.po_number or bcd.get(10) or header_references.get("PO")
+    if not memos:
+        result.issues.append(
+            ParseIssue(bcd.position, f"812 memo {memo_id} has no CDD lines", severity="warning")
+        )
+    _check_812_total(bcd, memos, result.issues)
+    result.debit_memos.extend(memos)
+
+
+def _read_cdd(segment: Segment, bcd: Segment | None, number: int) -> DebitMemo:
+    amount = parse_amount(segment, 4)
+    if amount is None:
+        raise X12Error(segment.position, f"CDD04 amount at {segment.position} is empty")
+    flag = segment.get(2) or (bcd.get(5) if bcd is not None else "")
+    return DebitMemo(
+        memo_id="",
+        memo_line_number=number,
+        amount=-amount if flag.upper() == "C" else amount,
+        position=segment.position,
+        reason_code=segment.get(1) or None,
+        memo=segment.get(3) or None,
+    )
+
+
+def _read_812_ref(segment: Segment, current: DebitMemo | None, header: dict[str, str]) -> None:
+    qualifier, value = segment.get(1).upper(), segment.get(2)
+    if current is None:
+        header.setdefault(qualifier, value)
+    elif qualifier in ("IV", "IK") and current.invoice_reference is None:
+        current.invoice_reference = value
+    elif qualifier == "PO" and current.po_number is None:
+        current.po_number = value
+
+
+def _check_812_total(bcd: Segment, memos: list[DebitMemo], issues: list[ParseIssue]) -> None:
+    """Warn when the CDD amounts do not add up to the BCD04 total."""
+    total = parse_amount(bcd, 4)
+    if total is None or not memos:
+        return
+    if bcd.get(5).upper() == "C":
+        total = -total
+    lines = sum((memo.amount for memo in memos), Decimal("0.00"))
+    if lines != total:
+        issues.append(
+            ParseIssue(
+                bcd.position,
+                f"812 memo {bcd.get(2)}: BCD04 is {total} but the CDD amounts add up to {lines}",
+                severity="warning",
+            )
+        )
+
+
+READERS = {"820": _read_820, "812": _read_812}

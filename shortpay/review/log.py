@@ -118,8 +118,8 @@ def ensure_decision_log(connection: duckdb.DuckDBPyConnection) -> None:
 def append_decision(state_db: Path, entry: dict[str, Any]) -> Decision:
     """Append one entry to the log in a single transaction and return it as stored.
 
-    ``entry`` holds the columns from ``deduction_id`` to ``assignee``; the log
-    assigns ``decision_id``, ``sequence``, ``decided_at`` and the hashes.
+    ``entry`` contains the columns from ``deduction_id`` to ``assignee``. The
+    log sets ``decision_id``, ``sequence``, ``decided_at`` and the hashes.
     """
     return append_checked(state_db, lambda _decisions: entry)
 

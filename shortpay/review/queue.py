@@ -2,7 +2,7 @@
 
 The published warehouse is opened read-only for each call and closed again,
 so a run can replace the file at any time. Decisions made since the last
-run are in the state database only; they are applied on top of the
+run exist only in the state database. They are applied on top of the
 published rows here, so the queue shows them at once.
 """
 
@@ -234,7 +234,8 @@ def _show_deduction(
         "payment": ("fct_payments", "payment_id", deduction.get("payment_id")),
         "cash_applications": ("fct_cash_applications", "payment_id", deduction.get("payment_id")),
         "invoice": ("fct_invoices", "invoice_id", deduction.get("invoice_id")),
-        "invoice_lines": ("stg_invoice_lines", "invoice_id", deduction.get("invoice_id")),
+        "remittance_lines": ("fct_remittance_lines", "payment_id", deduction.get("payment_id")),
+        "invoice_lines": ("fct_invoice_lines", "invoice_id", deduction.get("invoice_id")),
         "exceptions": ("exceptions", "deduction_id", deduction_id),
     }
     item: dict[str, Any] = {"kind": "deduction", "deduction": deduction}
@@ -253,8 +254,11 @@ RELATED_QUERIES = {
         "select * from fct_cash_applications where payment_id = ? order by invoice_id"
     ),
     ("fct_invoices", "invoice_id"): "select * from fct_invoices where invoice_id = ?",
-    ("stg_invoice_lines", "invoice_id"): (
-        "select * from stg_invoice_lines where invoice_id = ? order by line_number"
+    ("fct_remittance_lines", "payment_id"): (
+        "select * from fct_remittance_lines where payment_id = ? order by line_number"
+    ),
+    ("fct_invoice_lines", "invoice_id"): (
+        "select * from fct_invoice_lines where invoice_id = ? order by line_number"
     ),
     ("exceptions", "deduction_id"): (
         "select * from exceptions where deduction_id = ? order by detected_at, exception_id"
@@ -265,8 +269,6 @@ RELATED_QUERIES = {
 def _related_rows(
     connection: duckdb.DuckDBPyConnection, tables: set[str], table: str, key: str, value: Any
 ) -> list[dict[str, Any]]:
-    # NOTE: the published warehouse holds marts only, so invoice lines show
-    # up only when a future build publishes stg_invoice_lines.
     if value is None or table not in tables:
         return []
     return _fetch_dicts(connection, RELATED_QUERIES[(table, key)], [value])

@@ -31,7 +31,7 @@ def snapshot_state(state_db: Path, conn: duckdb.DuckDBPyConnection) -> int:
                 rows = state.sql(SELECT_SQL + " order by sequence").to_arrow_table()
     copied = rows.num_rows if rows is not None else 0
     conn.execute("create schema if not exists raw")
-    # One transaction, so dbt never sees the table empty but for a failed copy.
+    # One transaction, so a failed copy rolls back to the previous snapshot.
     conn.execute("begin transaction")
     try:
         conn.execute(f"create or replace table raw.decision_log ({SNAPSHOT_COLUMNS})")

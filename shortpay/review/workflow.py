@@ -49,12 +49,12 @@ PROPOSAL_ENDING_ACTIONS = {"approve", "write_off", "dispute", "reopen", "close"}
 
 
 class ReviewError(ValueError):
-    """A decision that the workflow rejects; the message says why and what to do."""
+    """Rejected decision; the message gives the reason and the next step."""
 
 
 @dataclass(frozen=True)
 class DeductionState:
-    """Current state of a deduction as a decision sees it."""
+    """Current state of a deduction: the published row with later decisions applied."""
 
     deduction_id: str
     amount: Decimal
@@ -66,7 +66,7 @@ class DeductionState:
 
 @dataclass(frozen=True)
 class ExceptionState:
-    """Current state of an exceptions-queue item as a decision sees it."""
+    """Current state of an exceptions-queue item with later decisions applied."""
 
     exception_id: str
     status: str
@@ -206,12 +206,12 @@ def decide_deduction(
 
     decision = append_checked(state_db, build_entry, deduction_ids=[published.deduction_id])
     log.info(
-        "decision %d: %s %s on deduction %s by %s",
+        "decision %d: %s on deduction %s by %s, status %s",
         decision.sequence,
         action,
-        decision.status_after,
         published.deduction_id,
         actor,
+        decision.status_after,
     )
     return decision
 

@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+import duckdb
+
 from shortpay.rules.load import RulesError, load_rules
 from shortpay.rules.schema import RULE_FILES, render_schema, schema_file_name, write_schemas
 from shortpay.settings import DEFAULT_RULES_DIR
@@ -100,7 +102,8 @@ def run_edit(args: argparse.Namespace) -> int:
     try:
         server = RuleEditorServer(args.rules, args.port)
     except OSError as error:
-        print(f"cannot listen on 127.0.0.1:{args.port}: {error}; try --port", file=sys.stderr)
+        print(f"failed to listen on 127.0.0.1:{args.port} ({error}); choose another --port",
+              file=sys.stderr)
         return 1
     print(f"Rules editor for {args.rules}: {server.url} (Ctrl+C stops it)")
     serve(server)
@@ -108,7 +111,8 @@ def run_edit(args: argparse.Namespace) -> int:
 
 
 def run_preview(args: argparse.Namespace) -> int:
-    from shortpay.rules.preview import compare_warehouses, format_report
+    from shortpay import pipeline
+    from shortpay.rules.preview import PreviewError, compare_warehouses, format_report
     from shortpay.settings import Paths
 
     try:
@@ -121,15 +125,24 @@ def run_preview(args: argparse.Namespace) -> int:
         print(f"{paths.warehouse}: published warehouse not found; run `shortpay run` first",
               file=sys.stderr)
         return 1
-    try:
-        from shortpay.pipeline import rebuild_copy
-    except ImportError as error:
-        print(f"preview needs shortpay.pipeline.rebuild_copy, which is not available: {error}",
+    if not paths.work_db.exists():
+        print(f"{paths.work_db}: work database not found; run `shortpay run` first",
               file=sys.stderr)
         return 1
     as_of = args.as_of or dt.datetime.now(dt.UTC).date()
-    rebuilt = rebuild_copy(paths, args.rules, as_of)
-    report = compare_warehouses(paths.warehouse, Path(rebuilt))
+    try:
+        rebuilt = Path(pipeline.rebuild_copy(paths, args.rules, as_of))
+    except (OSError, RulesError, RuntimeError, duckdb.Error) as error:
+        # RuntimeError covers a failing dbt build.
+        print(f"preview failed: rebuilding the warehouse copy failed: {error}", file=sys.stderr)
+        return 1
+    try:
+        report = compare_warehouses(paths.warehouse, rebuilt)
+    except PreviewError as error:
+        print(f"preview failed: {error}", file=sys.stderr)
+        return 1
+    finally:
+        pipeline.remove_copy(rebuilt)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:

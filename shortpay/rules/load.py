@@ -304,7 +304,9 @@ def write_rule_tables(conn: duckdb.DuckDBPyConnection, ruleset: RuleSet) -> None
     """Recreate the tables of schema ``rules`` from ``ruleset`` in one transaction.
 
     Rows go in as an Arrow table, so rule text never becomes part of an SQL
-    statement. ``rules.ruleset.loaded_at`` is UTC without a time zone.
+    statement. ``rules.ruleset.loaded_at`` is UTC without a time zone. The
+    connection must not be inside an open transaction, because this function
+    begins and commits its own.
     """
     rows_by_table = _table_rows(ruleset)
     conn.begin()

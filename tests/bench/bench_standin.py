@@ -4,7 +4,7 @@ They have the same signature and write a published warehouse with the two
 tables the benchmark reads. ``run_pipeline`` copies the truth files, so every
 accuracy is 1. ``run_pipeline_flawed`` makes known mistakes, so the tests can
 compute the expected accuracy exactly. ``run_pipeline_with_child`` also runs
-a child process that holds 200 MiB, to check that peak memory counts children.
+a child process that allocates 200 MiB, to check that peak memory counts children.
 """
 
 from __future__ import annotations

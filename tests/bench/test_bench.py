@@ -46,6 +46,8 @@ def test_report_of_perfect_pipeline(first_report: dict) -> None:
     assert first_report["category_accuracy"] == 1.0
     assert first_report["validity_accuracy"] == 1.0
     assert set(first_report["stage_seconds"]) == {"publish", "ingest"}
+    assert first_report["unstaged_seconds"] == pytest.approx(
+        first_report["pipeline_seconds"] - sum(first_report["stage_seconds"].values()), abs=0.002)
     assert first_report["pipeline_summary"]["counts"]["deductions"] == first_report[
         "expected_deductions"]
 
@@ -99,6 +101,10 @@ def test_flawed_pipeline_accuracy(first_report: dict, workdir: Path) -> None:
     assert report["deduction_precision"] == 1.0
     assert report["category_accuracy"] == round((total - damage - returns) / total, 4)
     assert report["validity_accuracy"] == round((total - damage) / total, 4)
+    assert report["validity_accuracy_with_evidence"] == 1.0
+    assert report["evidence_deductions"] == sum(
+        1 for r in deductions
+        if r["category"] in ("early_pay_discount", "pricing", "shortage", "trade_promotion"))
     assert WRONG_PAIR[0] not in {r["payment_id"] for r in deductions}
 
 

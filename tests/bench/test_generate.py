@@ -86,6 +86,23 @@ def test_truth_inside_inbox_is_rejected(tmp_path: Path) -> None:
                  truth_dir=tmp_path / "inbox" / "truth")
 
 
+def test_foreign_folder_is_not_deleted(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "remittances_real.csv").write_text("payment_id\n")
+    with pytest.raises(ValueError, match="is not empty and was not written by `shortpay generate`"):
+        generate(inbox, invoices=50, customers=10, seed=1)
+    assert (inbox / "remittances_real.csv").read_text() == "payment_id\n"
+
+
+def test_previous_output_is_replaced(tmp_path: Path) -> None:
+    first = generate(tmp_path / "inbox", invoices=50, customers=10, seed=1)
+    (first.inbox / "stale.csv").write_text("old")
+    second = generate(tmp_path / "inbox", invoices=50, customers=10, seed=2)
+    assert not (second.inbox / "stale.csv").exists()
+    assert second.summary["seed"] == 2
+
+
 def test_unknown_profile_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown profile 'odd'; expected one of: clean"):
         generate(tmp_path / "inbox", invoices=50, customers=10, seed=1, profile="odd")

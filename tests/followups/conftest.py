@@ -259,7 +259,7 @@ class FakeSendGrid:
     requests: list[dict[str, Any]] = field(default_factory=list)
     # message id -> number of POST /v3/mail/send requests that carried it
     posts: Counter = field(default_factory=Counter)
-    # message id -> number of requests answered 202
+    # message id -> number of requests that got 202 Accepted
     accepted: Counter = field(default_factory=Counter)
     authorizations: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -267,7 +267,7 @@ class FakeSendGrid:
     respond: Callable[[int, dict[str, Any]], tuple[int, dict[str, str], bytes] | None] = (
         lambda number, body: None
     )
-    # Seconds to wait before answering a mail/send request.
+    # Seconds the server waits before it responds to a mail/send request.
     delay: float = 0.0
     suppression_lists: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 

@@ -219,3 +219,24 @@ def test_published_warehouse_tables_are_read(paths, rules_dir, tmp_path):
     [row] = read_outbox(paths)
     assert "The deduction was taken from the payment as a whole" not in row.body_text
     assert "Total of the lines" not in row.body_text
+
+
+def test_unwritable_outbox_defers(paths, rules_dir, work_db, tmp_path):
+    from shortpay.settings import Paths
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the outbox folder should be")
+    blocked = Paths.for_warehouse(paths.warehouse, outbox=str(blocker / "outbox"))
+    conn = work_db(WorkData(deductions=[deduction("D1"), deduction("D2")]))
+
+    summary = run_followups(conn, blocked, AS_OF, rules_dir)
+
+    assert summary.sent == 0
+    assert summary.failed == 0
+    assert summary.deferred == 2
+    assert [row.status for row in read_outbox(paths)] == ["queued", "queued"]
+
+    later = run_followups(conn, paths, AS_OF, rules_dir)
+
+    assert later.sent == 2
+    assert len(list(paths.outbox_dir.glob("*.eml"))) == 2

@@ -13,6 +13,14 @@ import pytest
 from shortpay.ingest.loader import IngestSummary, load_inbox
 
 CASES = Path(__file__).resolve().parents[1] / "cases" / "ingest"
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the ingest tests that read the public sample files with ``public_data``."""
+    for item in items:
+        if HERE in Path(item.path).parents and "public_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.public_data)
 
 
 @pytest.fixture

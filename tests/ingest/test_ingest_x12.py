@@ -182,7 +182,7 @@ def test_x12_other_transaction_set_rejected(cases: Path) -> None:
     result = read_x12((cases / "x12/invoice_810.edi").read_bytes())
     assert result.rejected
     assert result.issues[-1].reason == (
-        "transaction set 810 (ST01 '810' at segment 3) is not supported; this reader takes 820"
+        "transaction set 810 (ST01 '810' at segment 3) is not supported; the X12 reader takes 820 and 812"
     )
 
 

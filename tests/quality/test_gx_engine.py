@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import sqlalchemy
-from conftest import build_work_db
+from quality_db import build_work_db
 
-from shortpay.gx_engine import NULL_POOL_KWARGS, FetchingExecutionEngine, duckdb_connection_string
+from shortpay.gx_engine import (
+    SINGLE_CONNECTION_KWARGS,
+    FetchingExecutionEngine,
+    duckdb_connection_string,
+)
 
 
 def test_execute_query_returns_rows(tmp_path):
     work_db = build_work_db(tmp_path / "work.duckdb")
     engine = FetchingExecutionEngine(
-        connection_string=duckdb_connection_string(str(work_db)), **NULL_POOL_KWARGS
+        connection_string=duckdb_connection_string(str(work_db)), **SINGLE_CONNECTION_KWARGS
     )
     try:
         result = engine.execute_query(

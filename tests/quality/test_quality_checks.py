@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import build_work_db
+from quality_db import build_work_db
 
-from shortpay.quality import run_quality_checks
+from shortpay.quality import Failure, run_quality_checks, write_failures
 from shortpay.settings import EXPECTATIONS_DIR
 
 AS_OF = date(2026, 12, 4)
@@ -31,8 +31,16 @@ insert into marts.fct_payments
 values ('P3', 'C1', date '2027-01-15', 50.00, -10.00, 60.00);
 insert into marts.dim_customers (customer_id, customer_name, ar_contact_email)
 values ('C3', 'Fabrikam', 'payables at fabrikam');
-insert into staging.stg_invoices (invoice_id) values (null), ('I2');
+insert into staging.stg_invoices (invoice_id, customer_id) values (null, 'C1'), ('I2', 'C1');
 """
+
+
+@pytest.fixture(scope="module")
+def bad_run(tmp_path_factory):
+    """One run over a work database with known bad rows, shared by the tests below."""
+    work_db = build_work_db(tmp_path_factory.mktemp("bad") / "work.duckdb", BAD_ROWS_SQL)
+    result = run_quality_checks(work_db, EXPECTATIONS_DIR, "run-7", as_of=AS_OF)
+    return work_db, result
 
 
 def read_failures(work_db: Path) -> list[tuple]:
@@ -80,12 +88,10 @@ def test_clean_database_passes(work_db):
     assert read_failures(work_db) == []
 
 
-def test_known_bad_rows_reported_exactly(tmp_path):
+def test_known_bad_rows_reported_exactly(bad_run):
     # Fails without FetchingExecutionEngine: GX then reads empty metrics and
     # every expectation ends in an error instead of listing these rows.
-    work_db = build_work_db(tmp_path / "work.duckdb", BAD_ROWS_SQL)
-
-    result = run_quality_checks(work_db, EXPECTATIONS_DIR, "run-7", as_of=AS_OF)
+    work_db, result = bad_run
 
     deductions = "marts.fct_deductions"
     assert read_failures(work_db) == [
@@ -129,7 +135,7 @@ def test_known_bad_rows_reported_exactly(tmp_path):
             "run-7",
         ),
         (
-            "invoice_id_unique",
+            "invoice_id_unique_per_customer",
             "error",
             "staging.stg_invoices",
             "invoice",
@@ -138,7 +144,7 @@ def test_known_bad_rows_reported_exactly(tmp_path):
             "run-7",
         ),
         (
-            "invoice_id_unique",
+            "invoice_id_unique_per_customer",
             "error",
             "staging.stg_invoices",
             "invoice",
@@ -174,10 +180,8 @@ def test_known_bad_rows_reported_exactly(tmp_path):
     assert result.blocking_failed is True
 
 
-def test_failure_message_names_values(tmp_path):
-    work_db = build_work_db(tmp_path / "work.duckdb", BAD_ROWS_SQL)
-
-    run_quality_checks(work_db, EXPECTATIONS_DIR, "run-1", as_of=AS_OF)
+def test_failure_message_names_values(bad_run):
+    work_db, _ = bad_run
 
     connection = duckdb.connect(str(work_db), read_only=True)
     message = connection.execute(
@@ -301,23 +305,31 @@ def test_unsafe_table_name_rejected(work_db, tmp_path):
 
 def test_rerun_replaces_rows_of_same_run(tmp_path):
     work_db = build_work_db(tmp_path / "work.duckdb", BAD_ROWS_SQL)
+    connection = duckdb.connect(str(work_db))
+    connection.execute(
+        """
+        create table raw.dq_failures as
+        select 'old_check' as check_id, 'old' as suite, 'error' as severity,
+            'marts.fct_deductions' as table_name, 'deduction' as entity_type,
+            'D9' as entity_id, 'deduction_id' as column_name, 'stale' as message,
+            run_id, now() as detected_at
+        from (values ('run-1'), ('run-2')) as runs (run_id)
+        """
+    )
+    connection.close()
 
     run_quality_checks(work_db, EXPECTATIONS_DIR, "run-1", as_of=AS_OF)
-    run_quality_checks(work_db, EXPECTATIONS_DIR, "run-1", as_of=AS_OF)
-    run_quality_checks(work_db, EXPECTATIONS_DIR, "run-2", as_of=AS_OF)
 
     connection = duckdb.connect(str(work_db), read_only=True)
     counts = connection.execute(
         "select run_id, count(*) from raw.dq_failures group by run_id order by run_id"
     ).fetchall()
     connection.close()
-    assert counts == [("run-1", 13), ("run-2", 13)]
+    assert counts == [("run-1", 13), ("run-2", 1)]
 
 
-def test_connections_closed_after_run(tmp_path):
-    work_db = build_work_db(tmp_path / "work.duckdb", BAD_ROWS_SQL)
-
-    run_quality_checks(work_db, EXPECTATIONS_DIR, "run-1", as_of=AS_OF)
+def test_connections_closed_after_run(bad_run):
+    work_db, _ = bad_run
 
     # Another process can only open the file for writing when no connection
     # of this process is left open on it.
@@ -345,3 +357,68 @@ def test_every_expectation_has_notes(folder):
         assert path.read_text(encoding="utf-8") == json.dumps(document, indent=2) + "\n"
     assert check_ids
     assert len(check_ids) == len(set(check_ids))
+
+
+def test_write_failures_into_plain_timestamp_column(work_db):
+    connection = duckdb.connect(str(work_db))
+    connection.execute(
+        """
+        create table raw.dq_failures (
+            check_id varchar, suite varchar, severity varchar, table_name varchar,
+            entity_type varchar, entity_id varchar, column_name varchar,
+            message varchar, run_id varchar, detected_at timestamp
+        )
+        """
+    )
+    connection.close()
+    failure = Failure(
+        "deduction_id_unique",
+        "deductions",
+        "error",
+        "marts.fct_deductions",
+        "deduction",
+        "D1",
+        "deduction_id",
+        "deduction_id_unique: deduction_id D1 failed.",
+    )
+    before = datetime.now(UTC).replace(tzinfo=None)
+
+    written = write_failures(work_db, [failure], "run-1")
+
+    connection = duckdb.connect(str(work_db), read_only=True)
+    rows = connection.execute("select entity_id, detected_at from raw.dq_failures").fetchall()
+    connection.close()
+    assert written == 1
+    assert rows[0][0] == "D1"
+    assert before <= rows[0][1] <= datetime.now(UTC).replace(tzinfo=None)
+
+
+def test_lists_every_failing_row(tmp_path):
+    # By default GX lists 20 rows of a column check and 200 of a query check,
+    # so 250 bad rows show whether every failing row is recorded.
+    work_db = build_work_db(
+        tmp_path / "work.duckdb",
+        """
+        insert into marts.fct_deductions
+            (deduction_id, customer_id, deduction_amount, category, validity,
+             valid_amount, invalid_amount, status, days_outstanding, owner)
+        select 'X' || i, 'C1', -1.00, 'pricing', 'valid', 0.00, 0.00, 'open', 1, 'ana'
+        from range(250) as numbers (i)
+        """,
+    )
+
+    result = run_quality_checks(work_db, EXPECTATIONS_DIR, "run-1", as_of=AS_OF)
+
+    connection = duckdb.connect(str(work_db), read_only=True)
+    counts = connection.execute(
+        """
+        select check_id, count(*), count(distinct entity_id)
+        from raw.dq_failures group by check_id order by check_id
+        """
+    ).fetchall()
+    connection.close()
+    assert counts == [
+        ("deduction_amount_positive", 250, 250),
+        ("validity_split_adds_up", 250, 250),
+    ]
+    assert result.failures_written == 500

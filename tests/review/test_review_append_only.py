@@ -83,7 +83,9 @@ def test_functions_keep_earlier_rows(paths, tmp_path):
     calls = [
         lambda: review_log.read_decisions(state_db),
         lambda: review_log.verify_chain(review_log.read_decisions(state_db)),
-        lambda: review_log.append_decision(state_db, {"deduction_id": "D3", "action": "note", "actor": "ana"}),
+        lambda: review_log.append_decision(
+            state_db, {"deduction_id": "D3", "action": "note", "actor": "ana"}
+        ),
         lambda: review_log.append_checked(
             state_db, lambda rows: {"deduction_id": "D3", "action": "note", "actor": "ana"}, ["D3"]
         ),
@@ -108,7 +110,9 @@ def test_functions_keep_earlier_rows(paths, tmp_path):
 
 
 def test_no_update_or_delete_of_log_in_source():
-    pattern = re.compile(r"\b(update|delete\s+from|truncate|drop\s+table)\b[^\n]*decision_log", re.I)
+    pattern = re.compile(
+        r"\b(update|delete\s+from|truncate|drop\s+table)\b[^\n]*decision_log", re.I
+    )
     offenders = []
     for path in (REPO_ROOT / "shortpay").rglob("*.py"):
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):

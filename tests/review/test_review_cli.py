@@ -108,8 +108,19 @@ def test_show_unknown_id(paths, capsys):
 
 def test_decisions_and_show_history(paths, capsys):
     warehouse = str(paths.warehouse)
-    code, out, _ = run(capsys, "dispute", "D1", "--actor", "ana", "--reason", "POD signed",
-                       "--valid-amount", "20.00", "--warehouse", warehouse)
+    code, out, _ = run(
+        capsys,
+        "dispute",
+        "D1",
+        "--actor",
+        "ana",
+        "--reason",
+        "POD signed",
+        "--valid-amount",
+        "20.00",
+        "--warehouse",
+        warehouse,
+    )
     assert code == 0
     assert out.strip() == "decision 1: dispute D1 by ana, status open -> disputed"
 
@@ -139,8 +150,17 @@ def test_four_eyes_through_cli(paths, capsys):
 
 
 def test_four_eyes_amount_option(paths, capsys):
-    code, _, err = run(capsys, "approve", "D1", "--actor", "ana", "--four-eyes-amount", "100.00",
-                       "--warehouse", str(paths.warehouse))
+    code, _, err = run(
+        capsys,
+        "approve",
+        "D1",
+        "--actor",
+        "ana",
+        "--four-eyes-amount",
+        "100.00",
+        "--warehouse",
+        str(paths.warehouse),
+    )
 
     assert code == 1
     assert "above the four-eyes amount 100.00" in err
@@ -151,24 +171,43 @@ def test_four_eyes_amount_from_rules(paths, capsys, tmp_path):
     rules.mkdir()
     (rules / "settings.yaml").write_text("four_eyes_amount: 100.00\n", encoding="utf-8")
 
-    code, _, err = run(capsys, "approve", "D1", "--actor", "ana", "--rules", str(rules),
-                       "--warehouse", str(paths.warehouse))
+    code, _, err = run(
+        capsys,
+        "approve",
+        "D1",
+        "--actor",
+        "ana",
+        "--rules",
+        str(rules),
+        "--warehouse",
+        str(paths.warehouse),
+    )
 
     assert code == 1
     assert "above the four-eyes amount 100.00" in err
 
 
 def test_resolve_needs_exception(paths, capsys):
-    code, _, err = run(capsys, "resolve", "D1", "--actor", "ana",
-                       "--warehouse", str(paths.warehouse))
+    code, _, err = run(
+        capsys, "resolve", "D1", "--actor", "ana", "--warehouse", str(paths.warehouse)
+    )
 
     assert code == 1
     assert "exception 'D1' not found" in err
 
 
 def test_invalid_amount_option(paths, capsys):
-    code, _, err = run(capsys, "approve", "D1", "--actor", "ana", "--valid-amount", "12.345",
-                       "--warehouse", str(paths.warehouse))
+    code, _, err = run(
+        capsys,
+        "approve",
+        "D1",
+        "--actor",
+        "ana",
+        "--valid-amount",
+        "12.345",
+        "--warehouse",
+        str(paths.warehouse),
+    )
 
     assert code == 1
     assert "invalid amount '12.345': expected at most 2 decimal places" in err

@@ -55,12 +55,12 @@ def test_read_decisions_missing_database(tmp_path):
 def test_read_decisions_filters_by_id(tmp_path):
     state_db = tmp_path / "state.duckdb"
     append_decision(state_db, note("D1", "a"))
-    kept = append_decision(state_db, note("D2", "b"))
+    second = append_decision(state_db, note("D2", "b"))
     exception = append_decision(
         state_db, {"exception_id": "E1", "action": "note", "actor": "ana", "reason": "c"}
     )
 
-    assert read_decisions(state_db, deduction_ids=["D2"]) == [kept]
+    assert read_decisions(state_db, deduction_ids=["D2"]) == [second]
     assert read_decisions(state_db, exception_ids=["E1"]) == [exception]
     assert read_decisions(state_db, deduction_ids=[]) == []
 
@@ -100,7 +100,7 @@ def test_verify_detects_changed_row(tmp_path):
 
 
 def test_verify_detects_recomputed_hash(tmp_path):
-    # Whoever edits a row and recomputes its hash still breaks the link to the next row.
+    # A row edited with a recomputed hash still breaks the link to the next row.
     state_db = tmp_path / "state.duckdb"
     for index in range(3):
         append_decision(state_db, note("D1", f"note {index}"))

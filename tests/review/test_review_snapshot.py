@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import duckdb
-from conftest import render_model
+from review_db import render_model
 
 from shortpay.review.log import COLUMN_NAMES, append_decision
 from shortpay.review.snapshot import snapshot_state
@@ -112,8 +112,15 @@ def test_deduction_model_rows(tmp_path):
     rows = {row[0]: row for row in run_model(connection, "int_deduction_decisions")}
 
     columns = [
-        "deduction_id", "status", "last_action", "last_decided_at", "first_decided_at",
-        "resolved_at", "assignee", "decided_valid_amount", "decided_invalid_amount",
+        "deduction_id",
+        "status",
+        "last_action",
+        "last_decided_at",
+        "first_decided_at",
+        "resolved_at",
+        "assignee",
+        "decided_valid_amount",
+        "decided_invalid_amount",
     ]
     relation = connection.sql(f"select * from ({render_model('int_deduction_decisions')})")
     assert relation.columns == columns

@@ -15,6 +15,7 @@ from shortpay.review.workflow import (
     decide_exception,
     read_four_eyes_amount,
 )
+from shortpay.settings import DEFAULT_RULES_DIR
 
 SMALL = DeductionState("D1", Decimal("120.00"), Decimal("0.00"), Decimal("0.00"), "open", "ana")
 LARGE = DeductionState("D2", Decimal("7500.00"), Decimal("0.00"), Decimal("7500.00"), "open", "ana")
@@ -36,7 +37,11 @@ EXCEPTION = ExceptionState("E1", "open", "ana", Decimal("120.00"))
 )
 def test_status_follows_action(tmp_path, action, status):
     decision = decide_deduction(
-        tmp_path / "state.duckdb", SMALL, action, "ana", assignee="ben" if action == "assign" else None
+        tmp_path / "state.duckdb",
+        SMALL,
+        action,
+        "ana",
+        assignee="ben" if action == "assign" else None,
     )
 
     assert decision.status_before == "open"
@@ -218,6 +223,7 @@ def test_exception_rejects_deduction_action(tmp_path):
         ("settings:\n  - key: four_eyes_amount\n    value: '750.00'\n", Decimal("750.00")),
         ("- id: four_eyes_amount\n  value: 10000.00\n  description: x\n", Decimal("10000.00")),
         ("four_eyes_amount:\n  value: 42.00\n  description: x\n", Decimal("42.00")),
+        ("settings:\n  four_eyes_amount:\n    value: 2500.00\n", Decimal("2500.00")),
         ("reporting_currency: USD\n", Decimal("5000.00")),
     ],
 )
@@ -236,3 +242,7 @@ def test_read_four_eyes_amount_invalid(tmp_path):
 
     with pytest.raises(ReviewError, match="invalid four_eyes_amount 'lots'"):
         read_four_eyes_amount(tmp_path)
+
+
+def test_read_four_eyes_amount_of_shipped_rules():
+    assert read_four_eyes_amount(DEFAULT_RULES_DIR) == Decimal("5000.00")

@@ -6,8 +6,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pytest
 
-from shortpay.rules.preview import Movement, compare_warehouses, format_report
+from shortpay.rules.preview import Movement, PreviewError, compare_warehouses, format_report
 
 CREATE = """
 create table fct_deductions (
@@ -113,4 +114,32 @@ def test_preview_report_text(tmp_path: Path):
         "  amount  valid change  invalid change\n"
         "C1        unidentified -> compliance_fine  needs_review -> invalid      2"
         "   50.75          0.00           50.75\n"
+    )
+
+
+def test_preview_reads_marts_schema(tmp_path: Path):
+    published = build_warehouse(tmp_path / "warehouse.duckdb", PUBLISHED[:2])
+    rebuilt = tmp_path / "work.duckdb"
+    conn = duckdb.connect(str(rebuilt))
+    conn.execute("create schema marts")
+    conn.execute(CREATE.replace("fct_deductions", "marts.fct_deductions"))
+    conn.executemany("insert into marts.fct_deductions values (?, ?, ?, ?, ?, ?, ?)", REBUILT[:2])
+    conn.close()
+
+    report = compare_warehouses(published, rebuilt)
+
+    assert report.moved_count == 1
+    assert report.movements[0].new_category == "compliance_fine"
+
+
+def test_preview_missing_table(tmp_path: Path):
+    published = build_warehouse(tmp_path / "warehouse.duckdb", PUBLISHED)
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+
+    with pytest.raises(PreviewError) as error:
+        compare_warehouses(published, empty)
+
+    assert str(error.value) == (
+        "table fct_deductions not found in rebuilt warehouse (looked in schemas main, marts)"
     )

@@ -83,6 +83,11 @@ lines_without_reference_match as (
         and lines.payer_customer_id is not null
 ),
 
+-- Invoices some remittance line names are not open for amount-only matches.
+referenced_invoices as (
+    select distinct invoice_id, invoice_customer_id from in_family
+),
+
 family_invoices as (
     select
         unmatched.payment_id,
@@ -94,10 +99,14 @@ family_invoices as (
         invoices.invoice_id,
         invoices.invoice_key,
         invoices.customer_id as invoice_customer_id,
-        invoices.total_amount
+        invoices.total_amount,
+        referenced.invoice_id is not null as is_referenced
     from lines_without_reference_match as unmatched
     inner join family on unmatched.payer_customer_id = family.customer_id
     inner join invoices on family.family_customer_id = invoices.customer_id
+    left join referenced_invoices as referenced
+        on invoices.invoice_id = referenced.invoice_id
+        and invoices.customer_id = referenced.invoice_customer_id
 ),
 
 -- A near-miss reference counts only when the amount corroborates it.
@@ -128,6 +137,7 @@ amount_matches as (
         'amount_only' as match_method, 6 as method_rank
     from family_invoices
     where total_amount = gross_amount
+        and not is_referenced
 ),
 
 final as (

@@ -14,6 +14,45 @@ adjustments as (
     select * from {{ ref('stg_adjustments') }}
 ),
 
+-- A payment that arrives with no remittance lines (a bank receipt) gets
+-- one line for its whole amount, so it can still be matched by amount.
+lineless_payments as (
+    select
+        payments.payment_id,
+        0 as line_number,
+        payments.file_hash,
+        cast(null as varchar) as invoice_reference,
+        cast(null as varchar) as reference_qualifier,
+        payments.payment_amount as paid_amount,
+        cast(null as decimal(18, 2)) as invoice_amount,
+        cast(0 as decimal(18, 2)) as discount_amount,
+        cast(null as varchar) as po_number,
+        cast(null as varchar) as other_references,
+        cast(null as integer) as invoice_line_number,
+        false as is_partial,
+        cast(null as varchar) as memo,
+        payments.source_format,
+        payments.source_file,
+        payments.source_position
+    from payments
+    left join lines
+        on payments.payment_id = lines.payment_id
+        and payments.file_hash = lines.file_hash
+    where lines.payment_id is null
+        and not payments.is_reversal
+),
+
+all_lines as (
+    select
+        payment_id, line_number, file_hash, invoice_reference, reference_qualifier,
+        paid_amount, invoice_amount, discount_amount, po_number, other_references,
+        invoice_line_number, is_partial, memo, source_format, source_file,
+        source_position
+    from lines
+    union all
+    select * from lineless_payments
+),
+
 line_adjustments as (
     select
         payment_id,
@@ -52,7 +91,7 @@ prepared as (
         lines.source_position,
         {{ strip_reference_prefix(alnum_upper('lines.invoice_reference')) }}
             as reference_key
-    from lines
+    from all_lines as lines
     inner join payments
         on lines.payment_id = payments.payment_id
         and lines.file_hash = payments.file_hash

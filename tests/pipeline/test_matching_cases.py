@@ -1,0 +1,150 @@
+"""Cash-application cases through the real flow, one customer per case."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from warehouse_queries import REPO_ROOT, RULES_DIR, query
+
+from shortpay.pipeline import run_pipeline
+
+CASES = REPO_ROOT / "tests" / "cases" / "matching"
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> Path:
+    inbox = tmp_path_factory.mktemp("matching_inbox")
+    for source in CASES.glob("*.csv"):
+        shutil.copy(source, inbox / source.name)
+    target = tmp_path_factory.mktemp("matching") / "warehouse.duckdb"
+    run_pipeline(inbox, target, RULES_DIR, date(2026, 11, 30))
+    return target
+
+
+def open_amounts(warehouse: Path, customer_id: str) -> dict[str, Decimal]:
+    return dict(
+        query(
+            warehouse,
+            "select invoice_id, open_amount from fct_invoices where customer_id = ?",
+            [customer_id],
+        )
+    )
+
+
+def exception_types(warehouse: Path, entity_prefix: str) -> list[str]:
+    return [
+        exception_type
+        for (exception_type,) in query(
+            warehouse,
+            "select exception_type from exceptions where entity_id like ?"
+            " order by exception_type",
+            [entity_prefix + "%"],
+        )
+    ]
+
+
+def deductions_of(warehouse: Path, payment_id: str) -> list[tuple]:
+    return query(
+        warehouse,
+        "select invoice_id, deduction_amount, category from fct_deductions"
+        " where payment_id = ? order by deduction_amount",
+        [payment_id],
+    )
+
+
+def test_exact_payment_closes_three_invoices(warehouse):
+    assert open_amounts(warehouse, "CA1") == {
+        "A1-1": Decimal("0.00"),
+        "A1-2": Decimal("0.00"),
+        "A1-3": Decimal("0.00"),
+    }
+    assert deductions_of(warehouse, "PA1") == []
+    assert exception_types(warehouse, "PA1") == []
+
+
+def test_ten_cent_short_payment_is_not_hidden(warehouse):
+    assert open_amounts(warehouse, "CA2") == {
+        "A2-1": Decimal("0.00"),
+        "A2-2": Decimal("0.00"),
+        "A2-3": Decimal("0.00"),
+    }
+    # The 0.10 belongs to the payment, not to the last invoice.
+    assert deductions_of(warehouse, "PA2") == [(None, Decimal("0.10"), "unidentified")]
+    assert exception_types(warehouse, "PA2") == ["remittance_mismatch"]
+    review = query(
+        warehouse,
+        "select count(*) from exceptions where exception_type = 'deduction_review'"
+        " and deduction_id in (select deduction_id from fct_deductions where payment_id = 'PA2')",
+    )
+    assert review == [(1,)]
+
+
+def test_payment_of_two_leaves_third_open(warehouse):
+    assert open_amounts(warehouse, "CA3") == {
+        "A3-1": Decimal("0.00"),
+        "A3-2": Decimal("3400.00"),
+        "A3-3": Decimal("0.00"),
+    }
+    assert deductions_of(warehouse, "PA3") == []
+
+
+def test_two_equal_invoices_are_ambiguous(warehouse):
+    assert open_amounts(warehouse, "CB") == {"B-1": Decimal("250.00"), "B-2": Decimal("250.00")}
+    assert exception_types(warehouse, "PB") == ["ambiguous_match", "unapplied_cash"]
+    payment = query(
+        warehouse,
+        "select applied_amount, unapplied_amount from fct_payments where payment_id = 'PB'",
+    )
+    assert payment == [(Decimal("0.00"), Decimal("250.00"))]
+
+
+def test_invoice_listed_twice_is_applied_once(warehouse):
+    assert open_amounts(warehouse, "CC") == {"C-1": Decimal("0.00"), "C-2": Decimal("0.00")}
+    payments = dict(
+        query(
+            warehouse,
+            "select payment_id, unapplied_amount from fct_payments where customer_id = 'CC'",
+        )
+    )
+    assert payments == {
+        "PC1": Decimal("500.00"),
+        "PC2A": Decimal("0.00"),
+        "PC2B": Decimal("700.00"),
+    }
+    assert exception_types(warehouse, "PC1") == ["invoice_already_paid", "unapplied_cash"]
+    assert exception_types(warehouse, "PC2B") == ["invoice_already_paid", "unapplied_cash"]
+
+
+def test_partial_payment_leaves_rest_open(warehouse):
+    assert open_amounts(warehouse, "CD") == {"D-1": Decimal("700.00")}
+    assert deductions_of(warehouse, "PD") == []
+
+
+def test_shared_invoice_number_settled_by_payer(warehouse):
+    applied = query(
+        warehouse,
+        "select payment_id, customer_id, invoice_id from fct_cash_applications"
+        " where invoice_id = 'E-100'",
+    )
+    assert applied == [("PE1", "CE1", "E-100")]
+    assert exception_types(warehouse, "PE2") == ["ambiguous_match", "unapplied_cash"]
+
+
+def test_reference_variants_match(warehouse):
+    methods = dict(
+        query(
+            warehouse,
+            "select payment_id, match_method from fct_cash_applications"
+            " where payment_id in ('PG', 'PH')",
+        )
+    )
+    assert methods == {"PG": "fuzzy_reference", "PH": "normalised_reference"}
+
+
+def test_currencies_are_never_compared(warehouse):
+    assert exception_types(warehouse, "PI") == ["currency_mismatch", "unapplied_cash"]
+    assert open_amounts(warehouse, "CI") == {"I-1": Decimal("100.00")}

@@ -1,0 +1,181 @@
+"""The bundled sample inbox through the main flow: exact results, reruns, crashes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from warehouse_queries import RULES_DIR, SAMPLE_INBOX, query, table_contents
+
+from shortpay.pipeline import run_pipeline
+
+AS_OF = date(2026, 11, 30)
+
+
+def outbox_files(warehouse: Path) -> list[str]:
+    outbox = warehouse.parent / "outbox"
+    return sorted(str(path.relative_to(outbox)) for path in outbox.rglob("*") if path.is_file())
+
+
+@pytest.fixture(scope="module")
+def sample_runs(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> dict:
+    """Run the sample inbox twice into one warehouse and keep what each run left."""
+    warehouse = tmp_path_factory.mktemp("sample") / "warehouse.duckdb"
+    first = run_pipeline(SAMPLE_INBOX, warehouse, RULES_DIR, AS_OF)
+    first_tables = table_contents(warehouse)
+    first_outbox = outbox_files(warehouse)
+    second = run_pipeline(SAMPLE_INBOX, warehouse, RULES_DIR, AS_OF)
+    return {
+        "warehouse": warehouse,
+        "first": first,
+        "first_tables": first_tables,
+        "first_outbox": first_outbox,
+        "second": second,
+        "second_tables": table_contents(warehouse),
+        "second_outbox": outbox_files(warehouse),
+    }
+
+
+def test_sample_ingest_counts(sample_runs):
+    ingest = sample_runs["first"]["ingest"]
+    assert ingest["files_seen"] == EXPECTED_FILES
+    assert ingest["files_loaded"] == EXPECTED_FILES
+    assert ingest["files_rejected"] == 0
+
+
+def test_sample_payment_sums(sample_runs):
+    assert sample_runs["first"]["payments"] == EXPECTED_PAYMENTS
+
+
+def test_sample_invoice_sums(sample_runs):
+    assert sample_runs["first"]["invoices"] == EXPECTED_INVOICES
+
+
+def test_sample_deductions_by_category(sample_runs):
+    deductions = sample_runs["first"]["deductions"]
+    assert deductions["count"] == EXPECTED_DEDUCTION_COUNT
+    assert deductions["amount"] == EXPECTED_DEDUCTION_AMOUNT
+    assert deductions["by_category"] == EXPECTED_BY_CATEGORY
+
+
+def test_sample_exceptions_by_type(sample_runs):
+    assert sample_runs["first"]["exceptions"]["by_type"] == EXPECTED_EXCEPTIONS
+
+
+def test_sample_bad_rows_name_file_and_line(sample_runs):
+    rows = query(
+        sample_runs["warehouse"],
+        "select source_file, source_position, message from exceptions"
+        " where exception_type = 'ingest_error' order by source_file, source_position",
+    )
+    assert [(file, position) for file, position, _ in rows] == EXPECTED_BAD_ROWS
+    assert all(message for _, _, message in rows)
+
+
+def test_sample_sums_balance(sample_runs):
+    assert all(sample_runs["first"]["balances"].values())
+    warehouse = sample_runs["warehouse"]
+    assert query(
+        warehouse,
+        "select count(*) from fct_invoices where total_amount"
+        " <> applied_amount + discount_amount + deducted_amount + open_amount",
+    ) == [(0,)]
+    assert query(
+        warehouse,
+        "select count(*) from fct_deductions where validity <> 'needs_review'"
+        " and valid_amount + invalid_amount <> deduction_amount",
+    ) == [(0,)]
+
+
+def test_sample_followups_written_once(sample_runs):
+    first = sample_runs["first"]["followups"]
+    assert first["sent"] == EXPECTED_FOLLOWUPS
+    assert len([name for name in sample_runs["first_outbox"] if name.endswith(".eml")]) == (
+        EXPECTED_FOLLOWUPS
+    )
+    second = sample_runs["second"]["followups"]
+    assert second["sent"] == 0
+    assert second["queued"] == 0
+    assert sample_runs["second_outbox"] == sample_runs["first_outbox"]
+
+
+def test_second_run_changes_nothing(sample_runs):
+    second = sample_runs["second"]["ingest"]
+    assert second["files_loaded"] == 0
+    assert second["files_duplicate"] == EXPECTED_FILES
+    assert sample_runs["second_tables"].keys() == sample_runs["first_tables"].keys()
+    for table, rows in sample_runs["first_tables"].items():
+        assert sample_runs["second_tables"][table] == rows, f"{table} changed on the second run"
+
+
+def test_killed_run_recovers(tmp_path: Path, sample_runs, prefect_api: str):
+    """A run killed during the dbt build, then restarted, ends as a clean run."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("shortpay")),
+            "run",
+            "--inbox", str(SAMPLE_INBOX),
+            "--warehouse", str(warehouse),
+            "--as-of", AS_OF.isoformat(),
+        ],
+        env={**os.environ, "PREFECT_API_URL": prefect_api},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    dbt_target = tmp_path / ".shortpay" / "warehouse" / "target"
+    deadline = time.monotonic() + 300
+    while not dbt_target.exists() and process.poll() is None:
+        assert time.monotonic() < deadline, "the run never reached the dbt build"
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    assert not warehouse.exists()
+
+    summary = run_pipeline(SAMPLE_INBOX, warehouse, RULES_DIR, AS_OF)
+    assert summary["payments"] == sample_runs["first"]["payments"]
+    assert summary["deductions"] == sample_runs["first"]["deductions"]
+    assert table_contents(warehouse) == sample_runs["first_tables"]
+    assert outbox_files(warehouse) == sample_runs["first_outbox"]
+
+
+def test_rules_preview_moves_auto_approvals(tmp_path: Path, sample_runs, capsys):
+    """Without write-off tolerances, every automatic approval would move."""
+    import json
+    import shutil
+
+    from shortpay.cli import main
+
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, rules)
+    tolerances = rules / "tolerances.yaml"
+    tolerances.write_text(
+        tolerances.read_text().replace("max_amount: 25.00", "max_amount: 0.00"),
+        encoding="utf-8",
+    )
+    warehouse = sample_runs["warehouse"]
+    auto_approved = query(
+        warehouse,
+        "select count(*), coalesce(sum(deduction_amount), 0) from fct_deductions"
+        " where is_auto_approved and rule_id = 'tol-default'",
+    )[0]
+    before = table_contents(warehouse)
+
+    code = main([
+        "rules", "preview", "--rules", str(rules), "--warehouse", str(warehouse),
+        "--as-of", AS_OF.isoformat(), "--json",
+    ])
+
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["published_count"] == EXPECTED_DEDUCTION_COUNT
+    assert report["rebuilt_count"] == EXPECTED_DEDUCTION_COUNT
+    assert report["moved_count"] == auto_approved[0]
+    assert report["moved_amount"] == f"{auto_approved[1]:.2f}"
+    assert table_contents(warehouse) == before
