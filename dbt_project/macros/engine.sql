@@ -139,11 +139,40 @@
 {%- endmacro %}
 
 
-{#- A ratio of two decimals, null when the divisor is zero. -#}
-{% macro ratio(numerator, denominator) -%}
-    cast(
-        case when ({{ denominator }}) = 0 then null
-        else cast(({{ numerator }}) as decimal(38, 10)) / ({{ denominator }}) end
-        as decimal(18, 6)
-    )
+{#- numerator / denominator as decimal(18, scale), rounded half away from
+    zero, or null when the denominator is zero. DuckDB divides decimals in
+    double precision, so its version divides whole numbers of cents instead;
+    both arguments must have at most two decimal places. -#}
+{% macro ratio(numerator, denominator, scale=6) -%}
+    {{ return(adapter.dispatch('ratio', 'shortpay')(numerator, denominator, scale)) }}
+{%- endmacro %}
+
+{% macro duckdb__ratio(numerator, denominator, scale) -%}
+    case
+        when ({{ denominator }}) = 0 then null
+        else cast(
+            cast(
+                (
+                    2 * cast(({{ numerator }}) * 100 as hugeint) * {{ 10 ** scale }}
+                    + sign(({{ numerator }}) * ({{ denominator }}))
+                    * abs(cast(({{ denominator }}) * 100 as hugeint))
+                ) // (2 * cast(({{ denominator }}) * 100 as hugeint))
+                as decimal(38, 0)
+            ) * cast('0.{{ '0' * (scale - 1) }}1' as decimal(18, {{ scale }}))
+            as decimal(18, {{ scale }})
+        )
+    end
+{%- endmacro %}
+
+{% macro spark__ratio(numerator, denominator, scale) -%}
+    case
+        when ({{ denominator }}) = 0 then null
+        else cast(
+            round(
+                cast(({{ numerator }}) as decimal(38, 10))
+                / cast(({{ denominator }}) as decimal(38, 10)),
+                {{ scale }}
+            ) as decimal(18, {{ scale }})
+        )
+    end
 {%- endmacro %}

@@ -155,7 +155,7 @@ def read_candidates(
         query += (
             "where d.status = 'disputed' "
             "or (d.validity = 'invalid' and d.invalid_amount > 0) "
-            "or list_contains(?, d.deduction_id) "
+            "or d.deduction_id in (select unnest(?::varchar[])) "
         )
         params = [sorted(set(extra_ids))]
     query += "order by d.deduction_id"
@@ -187,7 +187,7 @@ def read_invoices(
         rows = conn.execute(
             f"select invoice_id, line_number, sku, description, quantity, unit_price, "  # noqa: S608
             f"line_amount from {tables.invoice_lines} "
-            "where list_contains(?, invoice_id) and line_amount is not null "
+            "where invoice_id in (select unnest(?::varchar[])) and line_amount is not null "
             "order by invoice_id, line_number",
             [ids],
         ).fetchall()
@@ -196,7 +196,8 @@ def read_invoices(
     rows = conn.execute(
         f"select invoice_id, customer_id, invoice_date, due_date, po_number, "  # noqa: S608
         "currency, total_amount, applied_amount, discount_amount, deducted_amount, "
-        f"open_amount from {tables.invoices} where list_contains(?, invoice_id)",
+        f"open_amount from {tables.invoices} "
+        "where invoice_id in (select unnest(?::varchar[]))",
         [ids],
     ).fetchall()
     invoices = {}

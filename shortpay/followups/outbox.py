@@ -1,23 +1,24 @@
 """The follow-up outbox and suppression list in the state database.
 
 Every message is written to ``followup_outbox`` with status ``queued``
-before any attempt to deliver it, keyed by (deduction_id, step), so a step
-is written at most once per deduction. Statuses:
+before any attempt to deliver it. The primary key (deduction_id, step)
+keeps a step from being written twice for a deduction. Statuses:
 
 - ``queued``: written, not yet handed to a transport. Safe to deliver.
 - ``sending``: claimed by a run that is handing it to a transport. A row
-  left in this state means the run stopped mid-send; the next run marks it
-  ``unknown`` unless the transport is idempotent (the outbox folder).
+  left in this state means the run stopped mid-send, and the next run marks
+  it ``unknown`` unless the transport is idempotent (the outbox folder).
 - ``sent``: the transport accepted it.
 - ``unknown``: the result is not known (timeout, connection lost after the
-  request went out). Held for a person; never resent automatically.
-- ``failed``: rejected (400, 401, 403, blocked by the allow-list), with the
-  reason in ``last_error``.
+  request went out). Held for a person, who may requeue it with
+  ``resolve_message``. No run resends it on its own.
+- ``failed``: rejected (HTTP 4xx, blocked by the allow-list, invalid
+  message), with the reason in ``last_error``.
 - ``suppressed``: a recipient is on the suppression list.
 - ``cancelled``: the deduction was resolved before the message went out.
 
 The state database is opened through ``state_connection`` for one short
-transaction per call; no function here keeps a connection open.
+transaction per call. No function here keeps a connection open.
 """
 
 from __future__ import annotations
@@ -346,7 +347,6 @@ def claim_next(
     another run has claimed or finished the row meanwhile.
     """
     with state_connection(state_db) as connection:
-        ensure_tables(connection)
         connection.execute("begin transaction")
         if previous is not None:
             _record(connection, previous[0], previous[1], sent_on)

@@ -39,25 +39,24 @@ BATCH_SIZE = 500
 
 @dataclass
 class FollowupSummary:
-    """Counts of one follow-up run.
+    """Counts of one follow-up run."""
 
-    queued: messages written to the outbox by this run. sent: messages
-    delivered by this run, including ones queued earlier. skipped: due
-    messages that could not be written (no valid address, template error).
-    held_unknown: messages whose result became unknown in this run, held
-    for a person. failed: messages rejected in this run. suppressed: due or
-    queued messages not sent because a recipient is suppressed. deferred:
-    messages left queued for the next run (rate limit or server errors).
-    cancelled: queued messages dropped because the deduction was resolved.
-    """
-
+    # Messages written to the outbox by this run.
     queued: int = 0
+    # Messages delivered by this run, including ones queued by earlier runs.
     sent: int = 0
+    # Due messages that could not be written: no valid address, template error.
     skipped: int = 0
+    # Messages whose result became unknown in this run, held for a person.
     held_unknown: int = 0
+    # Messages rejected in this run (HTTP 4xx, allow-list, invalid message).
     failed: int = 0
+    # Due or queued messages not sent because the recipient is suppressed.
     suppressed: int = 0
+    # Messages still queued when a rate limit, server errors or an unwritable
+    # outbox folder stopped the delivery, left for the next run.
     deferred: int = 0
+    # Queued messages dropped because their deduction was settled meanwhile.
     cancelled: int = 0
 
     def as_dict(self) -> dict[str, int]:

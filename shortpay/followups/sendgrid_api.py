@@ -59,8 +59,8 @@ _FALSE = ("", "0", "false", "no", "off")
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 # python_http_client 3.3 logs request headers, Authorization included, at debug level.
 HTTP_CLIENT_LOGGER = "python_http_client.client"
-# Waits for a rate-limit reset allowed for one message; a server that keeps
-# answering 429 with short resets then ends the run's sending.
+# Waits for a rate-limit reset allowed for one message. After that many 429
+# responses in a row the run stops sending, even when each reset was short.
 MAX_RATE_LIMIT_WAITS = 100
 # Endpoints of the SendGrid suppression lists read before sending.
 SUPPRESSION_LISTS = ("bounces", "invalid_emails", "spam_reports")

@@ -81,10 +81,8 @@ tolerance as (
                 max_percent is null
                 or (
                     scoped.invoice_total_amount > 0
-                    and cast(
-                        scoped.deduction_amount * 100 / scoped.invoice_total_amount
-                        as decimal(18, 6)
-                    ) <= max_percent
+                    and scoped.deduction_amount * 100
+                    <= max_percent * scoped.invoice_total_amount
                 )
             )
         ) as is_within_tolerance

@@ -118,7 +118,7 @@ supported as (
     select
         joined.*,
         cast(
-            round(invoice_total_amount * discount_percent / 100, 2)
+            round(invoice_total_amount * discount_percent * 0.01, 2)
             as decimal(18, 2)
         ) as earned_discount_limit,
         case
@@ -134,7 +134,7 @@ supported as (
                 then case
                     when discount_percent is null then 0
                     when days_to_payment > discount_days + discount_grace_days then 0
-                    else round(invoice_total_amount * discount_percent / 100, 2)
+                    else round(invoice_total_amount * discount_percent * 0.01, 2)
                 end
             when category in ('shortage', 'pricing', 'early_pay_discount',
                 'trade_promotion', 'unidentified') then null

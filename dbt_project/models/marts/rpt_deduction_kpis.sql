@@ -127,13 +127,11 @@ final as (
         {{ ratio('taken.deductions_taken', 'invoiced.invoiced_amount') }}
             as deductions_pct_of_sales,
         cast(taken.open_deductions as decimal(18, 2)) as open_deductions,
-        cast(
-            case when taken.deductions_taken = 0 then null
-            else cast(taken.open_deductions as decimal(38, 10))
-                / (cast(taken.deductions_taken as decimal(38, 10))
-                / periods.days_in_period)
-            end as decimal(18, 2)
-        ) as deduction_days_outstanding,
+        {{ ratio(
+            'taken.open_deductions * periods.days_in_period',
+            'taken.deductions_taken',
+            2
+        ) }} as deduction_days_outstanding,
         {{ ratio('taken.decided_invalid', 'taken.decided_valid + taken.decided_invalid') }}
             as invalid_rate,
         cast(taken.recovered as decimal(18, 2)) as recovered_amount,

@@ -1,0 +1,118 @@
+"""Deduction rules and evidence at their boundaries, through the real flow."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from warehouse_queries import REPO_ROOT, RULES_DIR, query
+
+from shortpay.pipeline import run_pipeline
+
+CASES = REPO_ROOT / "tests" / "cases" / "validation"
+
+# A customer override beside the shipped parent override of the same code,
+# to show that the customer's own rule wins over its parent's.
+CUSTOMER_OVERRIDE = """
+  - id: rc-customer-cv-kid-billback
+    scope_type: customer
+    scope_id: "CV-KID"
+    category: freight
+    description: CV-KID sends BILLBACK for freight it paid
+    codes: ["BILLBACK"]
+"""
+
+
+@pytest.fixture(scope="module")
+def deductions(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> dict[str, dict]:
+    root = tmp_path_factory.mktemp("validation")
+    inbox = root / "inbox"
+    shutil.copytree(CASES, inbox)
+    rules = root / "rules"
+    shutil.copytree(RULES_DIR, rules)
+    with open(rules / "reason_codes.yaml", "a", encoding="utf-8") as handle:
+        handle.write(CUSTOMER_OVERRIDE)
+    warehouse = root / "warehouse.duckdb"
+    run_pipeline(inbox, warehouse, rules, date(2026, 11, 30))
+    columns = [
+        "payment_id", "category", "validity", "deduction_amount", "valid_amount",
+        "invalid_amount", "is_auto_approved", "rule_id", "validity_reason",
+    ]
+    rows = query(warehouse, f"select {', '.join(columns)} from fct_deductions")
+    return {row[0]: dict(zip(columns, row, strict=True)) for row in rows}
+
+
+def decision(deduction: dict) -> tuple:
+    return (
+        deduction["category"],
+        deduction["validity"],
+        deduction["valid_amount"],
+        deduction["invalid_amount"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("payment_id", "expected"),
+    [
+        # 2/10 NET 30 on 1,864.25: 2 % is 37.285, rounded half up to 37.29.
+        ("PV1", ("early_pay_discount", "valid", Decimal("37.29"), Decimal("0.00"))),
+        ("PV2", ("early_pay_discount", "invalid", Decimal("0.00"), Decimal("37.29"))),
+        ("PV3", ("early_pay_discount", "invalid", Decimal("37.29"), Decimal("0.01"))),
+        # Promotion PR-V caps at 500.00: 300.00, then 200.00 reach it exactly.
+        ("PV4", ("trade_promotion", "valid", Decimal("300.00"), Decimal("0.00"))),
+        ("PV5", ("trade_promotion", "valid", Decimal("200.00"), Decimal("0.00"))),
+        ("PV6", ("trade_promotion", "invalid", Decimal("0.00"), Decimal("50.00"))),
+        # Two of ten units at 20.00 were not delivered.
+        ("PV7", ("shortage", "invalid", Decimal("40.00"), Decimal("20.00"))),
+        ("PV8", ("shortage", "invalid", Decimal("0.00"), Decimal("45.00"))),
+        # 100 units invoiced at 12.50 against an agreed 12.00.
+        ("PV9", ("pricing", "valid", Decimal("50.00"), Decimal("0.00"))),
+        ("PV10", ("pricing", "invalid", Decimal("0.00"), Decimal("30.00"))),
+        ("PV13", ("compliance_fine", "invalid", Decimal("0.00"), Decimal("100.00"))),
+        ("PV15", ("damage", "needs_review", Decimal("0.00"), Decimal("0.00"))),
+    ],
+)
+def test_evidence_decides_validity(deductions, payment_id, expected):
+    assert decision(deductions[payment_id]) == expected
+
+
+def test_discount_window_reasons(deductions):
+    assert "10 days after the invoice date" in deductions["PV1"]["validity_reason"]
+    assert "11 days after the invoice date" in deductions["PV2"]["validity_reason"]
+
+
+def test_promotion_cap_reason(deductions):
+    assert deductions["PV6"]["validity_reason"] == (
+        "promotion PR-V covers 0.00 of 50.00; 50.00 is over its cap of 500.00"
+    )
+
+
+def test_full_delivery_reason(deductions):
+    assert deductions["PV8"]["validity_reason"] == (
+        "proof of delivery POD-S2 shows invoice V-S2 delivered in full"
+    )
+
+
+def test_customer_override_and_tolerance(deductions):
+    short = deductions["PV11"]
+    assert short["category"] == "shortage"
+    assert short["is_auto_approved"] is True
+    assert short["rule_id"] == "tol-customer-c9001"
+    # The default tolerance would approve 15.00, the customer's own stops at 10.00.
+    assert deductions["PV15"]["is_auto_approved"] is False
+
+
+def test_customer_rule_wins_over_parent(deductions):
+    assert deductions["PV12"]["category"] == "freight"
+    assert deductions["PV14"]["category"] == "trade_promotion"
+    for payment_id in ("PV12", "PV14"):
+        assert deductions[payment_id]["is_auto_approved"] is True
+        assert deductions[payment_id]["rule_id"] == "tol-parent-p9000"
+
+
+def test_code_set_maps_retailer_codes(deductions):
+    assert deductions["PV13"]["category"] == "compliance_fine"
+    assert deductions["PV13"]["is_auto_approved"] is False
