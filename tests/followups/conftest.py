@@ -193,6 +193,14 @@ def write_work_db(path: Path, data: WorkData) -> None:
                 )
 
 
+def write_queued_row(paths: Paths, conn: duckdb.DuckDBPyConnection, rules_dir: Path) -> None:
+    """Queue the due messages without delivering, as a run that stopped after queueing."""
+    from shortpay.followups.config import load_followup_rules
+    from shortpay.followups.run import FollowupSummary, queue_due
+
+    queue_due(conn, paths, AS_OF, load_followup_rules(rules_dir), FollowupSummary())
+
+
 @pytest.fixture
 def public_data() -> Path:
     """The folder of public sample files, or a skip when SHORTPAY_PUBLIC_DATA is unset."""

@@ -8,7 +8,7 @@ from decimal import Decimal
 from email import policy
 
 import duckdb
-from conftest import AS_OF, WorkData, customer, deduction
+from conftest import AS_OF, WorkData, customer, deduction, write_queued_row
 
 from shortpay.followups import outbox
 from shortpay.followups.run import run_followups
@@ -145,14 +145,6 @@ def test_queued_row_cancelled_when_resolved(paths, rules_dir, work_db):
     assert row.status == "cancelled"
     assert row.last_error == "status is written_off"
     assert list(paths.outbox_dir.glob("*.eml")) == []
-
-
-def write_queued_row(paths, conn, rules_dir) -> None:
-    """Queue the due messages without delivering, as a run that stopped after queueing."""
-    from shortpay.followups.config import load_followup_rules
-    from shortpay.followups.run import FollowupSummary, queue_due
-
-    queue_due(conn, paths, AS_OF, load_followup_rules(rules_dir), FollowupSummary())
 
 
 def test_crash_after_queue_is_sent_once(paths, rules_dir, work_db):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from warehouse_queries import REPO_ROOT, RULES_DIR, query
