@@ -213,6 +213,14 @@ def read_state(state_db: Path) -> tuple[dict[str, list[StepRecord]], set[str]]:
     return _history_from_rows(history_rows), {row[0] for row in suppressed_rows}
 
 
+def has_interrupted(state_db: Path) -> bool:
+    """Tell whether a row was left in ``sending``, with a read-only open."""
+    rows = _read_only_query(
+        state_db, f"select count(*) from {OUTBOX_TABLE} where status = 'sending'"  # noqa: S608
+    )
+    return bool(rows and rows[0][0])
+
+
 def _history_from_rows(rows: list[tuple]) -> dict[str, list[StepRecord]]:
     history: dict[str, list[StepRecord]] = {}
     for row in rows:
@@ -284,12 +292,11 @@ def queue_messages(state_db: Path, messages: list[OutboxMessage]) -> int:
 
 def pending_message_ids(state_db: Path) -> list[str]:
     """Return the ids of queued messages, oldest first."""
-    with state_connection(state_db) as connection:
-        ensure_tables(connection)
-        rows = connection.execute(
-            f"select message_id from {OUTBOX_TABLE} where status = 'queued' "  # noqa: S608
-            "order by queued_at, message_id"
-        ).fetchall()
+    rows = _read_only_query(
+        state_db,
+        f"select message_id from {OUTBOX_TABLE} where status = 'queued' "  # noqa: S608
+        "order by queued_at, message_id",
+    )
     return [row[0] for row in rows]
 
 

@@ -82,9 +82,11 @@ def run_followups(
     sender = make_transport(transport, paths.outbox_dir)
     summary = FollowupSummary()
     try:
-        interrupted = outbox.recover_interrupted(paths.state_db, sender.idempotent)
-        if not sender.idempotent:
-            summary.held_unknown += len(interrupted)
+        # The read-only check first spares a write open of the state database.
+        if outbox.has_interrupted(paths.state_db):
+            interrupted = outbox.recover_interrupted(paths.state_db, sender.idempotent)
+            if not sender.idempotent:
+                summary.held_unknown += len(interrupted)
         _sync_suppressions(sender, paths.state_db)
         suppressed = queue_due(conn, paths, as_of, rules, summary, templates_dir)
         deliver_queued(sender, paths.state_db, as_of, summary, suppressed)

@@ -8,10 +8,11 @@ from decimal import Decimal
 from email import policy
 
 import duckdb
-from conftest import AS_OF, WorkData, customer, deduction, write_queued_row
+from conftest import AS_OF, WorkData, customer, deduction, write_queued_row, write_work_db
 
 from shortpay.followups import outbox
 from shortpay.followups.run import run_followups
+from shortpay.settings import Paths
 
 
 def read_outbox(paths) -> list[outbox.OutboxMessage]:
@@ -196,8 +197,6 @@ def test_outbox_table_snapshot(paths, rules_dir, work_db):
 
 
 def test_published_warehouse_tables_are_read(paths, rules_dir, tmp_path):
-    from conftest import WorkData, write_work_db
-
     source = tmp_path / "source.duckdb"
     write_work_db(source, WorkData())
     with duckdb.connect(str(paths.warehouse)) as conn:
@@ -214,8 +213,6 @@ def test_published_warehouse_tables_are_read(paths, rules_dir, tmp_path):
 
 
 def test_unwritable_outbox_defers(paths, rules_dir, work_db, tmp_path):
-    from shortpay.settings import Paths
-
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the outbox folder should be")
     blocked = Paths.for_warehouse(paths.warehouse, outbox=str(blocker / "outbox"))

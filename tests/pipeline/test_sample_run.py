@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from warehouse_queries import RULES_DIR, SAMPLE_INBOX, query, table_contents
+from warehouse_queries import REPO_ROOT, RULES_DIR, SAMPLE_INBOX, query, table_contents
 
 from shortpay.pipeline import run_pipeline
 
@@ -197,3 +197,25 @@ def test_rules_preview_moves_auto_approvals(tmp_path: Path, sample_runs, capsys)
     assert report["moved_count"] == auto_approved[0]
     assert report["moved_amount"] == f"{auto_approved[1]:.2f}"
     assert table_contents(warehouse) == before
+
+
+def test_overview_notebook_runs(sample_runs):
+    """Every code cell of the bundled notebook runs against a published warehouse."""
+    import json
+
+    notebook = json.loads(
+        (REPO_ROOT / "notebooks" / "deductions_overview.ipynb").read_text(encoding="utf-8")
+    )
+    shown: list = []
+    namespace = {"display": lambda *frames: shown.extend(frames)}
+    for cell in notebook["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"]).replace(
+            '"../data/warehouse.duckdb"', repr(str(sample_runs["warehouse"]))
+        )
+        exec(compile(source, "deductions_overview.ipynb", "exec"), namespace)  # noqa: S102
+    assert len(shown) == 4
+    assert shown[0].shape[1] == 1
+    assert len(shown[2]) >= 1
+    namespace["connection"].close()
