@@ -14,6 +14,9 @@ from shortpay.run_cli import register as register_run
 from shortpay.settings import disable_telemetry
 
 
+NOISY_LOGGERS = ("httpx", "httpcore", "great_expectations", "urllib3")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shortpay",
@@ -38,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Libraries that log every HTTP request or import step at INFO.
+    for noisy in NOISY_LOGGERS:
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     return int(args.handler(args) or 0)
 
 

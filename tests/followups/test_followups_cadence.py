@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import AS_OF, WorkData, deduction, write_queued_row
+from followup_cases import AS_OF, WorkData, deduction, write_queued_row
 
 from shortpay.followups import outbox
 from shortpay.followups.cadence import next_step

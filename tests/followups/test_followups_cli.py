@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import AS_OF, WorkData, deduction
+from followup_cases import AS_OF, WorkData, deduction
 
 from shortpay.cli import main
 from shortpay.followups import outbox

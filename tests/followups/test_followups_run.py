@@ -8,7 +8,7 @@ from decimal import Decimal
 from email import policy
 
 import duckdb
-from conftest import AS_OF, WorkData, customer, deduction, write_queued_row, write_work_db
+from followup_cases import AS_OF, WorkData, customer, deduction, write_queued_row, write_work_db
 
 from shortpay.followups import outbox
 from shortpay.followups.run import run_followups

@@ -9,7 +9,7 @@ import textwrap
 import time
 
 import pytest
-from conftest import API_KEY, AS_OF, WorkData, customer, deduction, message_id_of
+from followup_cases import API_KEY, AS_OF, WorkData, customer, deduction, message_id_of
 
 from shortpay.followups import outbox
 from shortpay.followups.run import run_followups

@@ -7,7 +7,7 @@ import shutil
 from decimal import Decimal
 
 import pytest
-from conftest import AS_OF, WorkData, customer, deduction, invoice
+from followup_cases import AS_OF, WorkData, customer, deduction, invoice
 
 from shortpay.followups import outbox
 from shortpay.followups.render import format_date, format_money, format_quantity
