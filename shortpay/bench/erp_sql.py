@@ -5,6 +5,10 @@ row key give the same value in any thread order, so a data set is
 reproducible for a seed. ``rnd`` returns a value in [0, 1) for rates,
 ``pick`` an integer in [0, n). Money is built from integer cents or
 ten-thousandths, so no amount ever passes through a float.
+
+NOTE: DuckDB does not promise that ``hash`` stays the same across
+versions, so another DuckDB version may generate different data for the
+same seed. The bundled sample was written with DuckDB 2.0.1.
 """
 
 from __future__ import annotations

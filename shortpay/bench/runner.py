@@ -74,14 +74,14 @@ def prepare_inbox(workdir: Path, *, invoices: int, profile: str, seed: int) -> t
     case_dir = workdir / f"{profile}-{invoices}-seed{seed}"
     inbox = case_dir / "inbox"
     marker = case_dir / "generated.json"
-    wanted = {
+    expected_marker = {
         "invoices": invoices,
         "customers": customers_for(invoices),
         "profile": profile,
         "seed": seed,
         "generator": generator_fingerprint(),
     }
-    if marker.exists() and json.loads(marker.read_text(encoding="utf-8")) == wanted:
+    if marker.exists() and json.loads(marker.read_text(encoding="utf-8")) == expected_marker:
         logger.info("bench: reusing the generated inbox %s", inbox)
         return inbox, False, 0.0
     marker.unlink(missing_ok=True)
@@ -91,13 +91,13 @@ def prepare_inbox(workdir: Path, *, invoices: int, profile: str, seed: int) -> t
     # A child process, so the generator's memory is not counted in the pipeline's peak.
     subprocess.run(
         [sys.executable, "-m", "shortpay.cli", "generate", "--out", str(inbox),
-         "--invoices", str(invoices), "--customers", str(wanted["customers"]),
+         "--invoices", str(invoices), "--customers", str(expected_marker["customers"]),
          "--seed", str(seed), "--profile", profile],
         check=True,
         stdout=sys.stderr,  # keep stdout for the report, which may be JSON
     )
     seconds = time.perf_counter() - started
-    marker.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
+    marker.write_text(json.dumps(expected_marker, indent=2) + "\n", encoding="utf-8")
     return inbox, True, seconds
 
 

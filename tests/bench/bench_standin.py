@@ -23,7 +23,7 @@ WRONG_PAIR = ("PMT9999999", "1000001")
 
 @dataclass
 class StandInResult:
-    """What the real pipeline returns: a summary and seconds per stage."""
+    """Result shaped like the real pipeline's: a summary and seconds per stage."""
 
     stage_seconds: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)

@@ -214,7 +214,7 @@ class FakeSendGrid:
     accepted: Counter = field(default_factory=Counter)
     authorizations: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    # (request number, body) -> (status, headers, body); None means 202
+    # Called with (request number, body). Returns (status, headers, body), or None for 202.
     respond: Callable[[int, dict[str, Any]], tuple[int, dict[str, str], bytes] | None] = (
         lambda number, body: None
     )

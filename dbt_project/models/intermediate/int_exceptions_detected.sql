@@ -19,6 +19,10 @@ matches as (
     select * from {{ ref('int_remittance_matches') }}
 ),
 
+resolved_payments as (
+    select * from {{ ref('int_payments_resolved') }}
+),
+
 allocations as (
     select * from {{ ref('int_invoice_allocations') }}
 ),
@@ -81,6 +85,29 @@ repeated_payments as (
     from payments
     left join files on payments.file_hash = files.file_hash
     where payments.is_repeated_id
+),
+
+unpaired_reversals as (
+    select
+        'unmatched_reversal' as exception_type,
+        'warning' as severity,
+        'payment' as entity_type,
+        resolved_payments.payment_id as entity_id,
+        'reversal ' || resolved_payments.payment_id || ' of '
+            || {{ amount_text('-resolved_payments.payment_amount') }}
+            || ' matches no earlier payment of the same customer and amount'
+            as message,
+        resolved_payments.payment_amount as amount,
+        cast(null as varchar) as deduction_id,
+        cast(null as varchar) as owner,
+        resolved_payments.source_file,
+        resolved_payments.source_position,
+        resolved_payments.payment_date as detected_date,
+        resolved_payments.file_hash as detail_key
+    from resolved_payments
+    left join resolved_payments as originals
+        on resolved_payments.payment_id = originals.reversed_by_payment_id
+    where resolved_payments.is_reversal and originals.payment_id is null
 ),
 
 line_exceptions as (
@@ -293,6 +320,8 @@ unioned as (
     select * from ingest_exceptions
     union all
     select * from repeated_payments
+    union all
+    select * from unpaired_reversals
     union all
     select * from line_exceptions
     union all

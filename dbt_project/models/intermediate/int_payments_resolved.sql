@@ -21,12 +21,6 @@ by_name as (
     group by upper(trim(customer_name))
 ),
 
-reversals as (
-    select distinct trace_number, payment_amount
-    from payments
-    where is_reversal and trace_number is not null
-),
-
 resolved as (
     select
         payments.*,
@@ -49,17 +43,55 @@ resolved as (
         on upper(trim(payments.payer_name)) = by_name.name_key
 ),
 
+-- A reversal cancels the latest earlier payment of the same customer and
+-- amount, preferring one with the same trace number. Each payment is
+-- cancelled at most once.
+reversal_candidates as (
+    select
+        reversal.payment_id as reversal_payment_id,
+        original.payment_id as original_payment_id,
+        original.file_hash as original_file_hash,
+        row_number() over (
+            partition by reversal.payment_id
+            order by
+                case
+                    when original.trace_number = reversal.trace_number then 0 else 1
+                end,
+                original.payment_date desc,
+                original.payment_id desc
+        ) as original_rank
+    from resolved as reversal
+    inner join resolved as original
+        on reversal.resolved_customer_id = original.resolved_customer_id
+        and original.payment_amount = -reversal.payment_amount
+        and original.payment_date <= reversal.payment_date
+        and not original.is_reversal
+    where reversal.is_reversal
+),
+
+reversal_pairs as (
+    select
+        reversal_payment_id,
+        original_payment_id,
+        original_file_hash,
+        row_number() over (
+            partition by original_payment_id, original_file_hash
+            order by reversal_payment_id
+        ) as reversal_rank
+    from reversal_candidates
+    where original_rank = 1
+),
+
 final as (
     select
         resolved.*,
-        (
-            not resolved.is_reversal
-            and reversals.trace_number is not null
-        ) as is_reversed
+        reversal_pairs.reversal_payment_id as reversed_by_payment_id,
+        reversal_pairs.reversal_payment_id is not null as is_reversed
     from resolved
-    left join reversals
-        on resolved.trace_number = reversals.trace_number
-        and resolved.payment_amount = reversals.payment_amount
+    left join reversal_pairs
+        on resolved.payment_id = reversal_pairs.original_payment_id
+        and resolved.file_hash = reversal_pairs.original_file_hash
+        and reversal_pairs.reversal_rank = 1
 )
 
 select * from final

@@ -42,7 +42,8 @@ final as (
         payment_method,
         trace_number,
         bank_account,
-        coalesce(is_reversal, false) as is_reversal,
+        -- A negative payment takes money back, whatever the file calls it.
+        coalesce(is_reversal, false) or payment_amount < 0 as is_reversal,
         source_format,
         source_file,
         file_hash,
