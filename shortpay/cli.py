@@ -13,7 +13,6 @@ from shortpay.rules import cli as rules_cli
 from shortpay.run_cli import register as register_run
 from shortpay.settings import disable_telemetry
 
-
 NOISY_LOGGERS = ("httpx", "httpcore", "great_expectations", "urllib3")
 
 

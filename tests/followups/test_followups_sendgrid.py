@@ -379,3 +379,34 @@ def test_state_db_free_during_request(paths, rules_dir, work_db, fake_sendgrid, 
     [probe_run] = outputs
     assert probe_run.returncode == 0, probe_run.stderr
     assert probe_run.stdout.strip() == "[('sending',)]"
+
+
+PARALLEL_SCRIPT = textwrap.dedent("""
+    import datetime as dt, sys
+    from pathlib import Path
+    import duckdb
+    from shortpay.settings import Paths
+    from shortpay.followups.run import run_followups
+
+    paths = Paths.for_warehouse(sys.argv[1])
+    conn = duckdb.connect(str(paths.work_db), read_only=True)
+    summary = run_followups(conn, paths, dt.date(2026, 3, 2), Path(sys.argv[2]))
+    print(summary.sent)
+""")
+
+
+def test_parallel_runs_send_each_once(paths, rules_dir, work_db, fake_sendgrid):
+    work_db(many_deductions(30)).close()
+    command = [sys.executable, "-c", PARALLEL_SCRIPT, str(paths.warehouse), str(rules_dir)]
+
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    results = [run.communicate(timeout=120) for run in runs]
+
+    for run, (_, stderr) in zip(runs, results, strict=True):
+        assert run.returncode == 0, stderr
+    assert sum(int(stdout.strip()) for stdout, _ in results) == 30
+    assert len(fake_sendgrid.accepted) == 30
+    assert set(fake_sendgrid.accepted.values()) == {1}
+    assert set(fake_sendgrid.posts.values()) == {1}
+    assert set(statuses(paths).values()) == {"sent"}
