@@ -1,21 +1,22 @@
 """The main job: inbox to published warehouse, in one Prefect flow.
 
-Run it with ``shortpay run`` (or ``python -m flows.main``). It needs no
-Prefect server: without PREFECT_API_URL, Prefect starts a temporary local
+Run it with ``shortpay run``. It needs no Prefect server: without PREFECT_API_URL, Prefect starts a temporary local
 one for the run.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from shortpay.locking import run_lock
-from shortpay.settings import Paths
+from shortpay.locking import RunLockTimeout, run_lock
+from shortpay.run_history import record_run
+from shortpay.settings import EXPECTATIONS_DIR, Paths
 from shortpay.summary import format_summary, summarize_build
 from shortpay.tasks import (
     build_exceptions,
@@ -27,6 +28,8 @@ from shortpay.tasks import (
     send_followups,
     snapshot_review_state,
 )
+
+log = logging.getLogger(__name__)
 
 
 class PipelineError(RuntimeError):
@@ -47,6 +50,20 @@ def describe_blocking_checks(quality: dict) -> str:
     return f"blocking data-quality checks failed, so nothing was published or sent: {failed}"
 
 
+def record_failed_run(
+    paths: Paths, run_id: str, started_at: datetime, as_of: date, inbox: Path,
+    error: PipelineError,
+) -> None:
+    """Log a failed run in run_history; a problem doing so is logged, not raised."""
+    try:
+        record_run(
+            paths.state_db, run_id, started_at, as_of.isoformat(), inbox, "failed",
+            failed_stage=error.stage, error=str(error),
+        )
+    except Exception as history_error:  # the run's own error is the one to raise
+        log.error("could not record failed run %s in run_history: %s", run_id, history_error)
+
+
 @flow(name="shortpay-main", log_prints=False)
 def main_flow(
     inbox: Path,
@@ -56,12 +73,14 @@ def main_flow(
     run_id: str,
     outbox: Path | None = None,
     transport: str | None = None,
+    expectations_dir: Path = EXPECTATIONS_DIR,
 ) -> dict:
     """Ingest, build, check, follow up, publish and summarise one run."""
     logger = get_run_logger()
     paths = Paths.for_warehouse(warehouse, outbox)
     paths.ensure()
     stage_seconds: dict[str, float] = {}
+    started_at = datetime.now(UTC)
 
     def timed(stage: str, call, *args):
         started = time.perf_counter()
@@ -75,20 +94,28 @@ def main_flow(
         finally:
             stage_seconds[stage] = round(time.perf_counter() - started, 3)
 
-    with run_lock(paths.run_lock):
-        ingest = timed("ingest", ingest_inbox, inbox, paths, run_id)
-        rules_hash = timed("rules", load_rule_tables, rules_dir, paths)
-        timed("snapshot", snapshot_review_state, paths)
-        timed("dbt", build_models, paths, as_of, run_id)
-        quality = timed("quality", check_quality, paths, run_id, as_of)
-        if quality.get("blocking_failed"):
-            raise PipelineError("quality", describe_blocking_checks(quality))
-        timed("exceptions", build_exceptions, paths, as_of, run_id)
-        summary = timed("summary", summarize_build, paths.work_db)
-        if not all(summary["balances"].values()):
-            raise PipelineError("balances", f"sums do not balance: {summary['balances']}")
-        followups = timed("followups", send_followups, paths, as_of, rules_dir, transport)
-        published = timed("publish", publish, paths)
+    try:
+        with run_lock(paths.run_lock):
+            ingest = timed("ingest", ingest_inbox, inbox, paths, run_id)
+            rules_hash = timed("rules", load_rule_tables, rules_dir, paths)
+            timed("snapshot", snapshot_review_state, paths)
+            timed("dbt", build_models, paths, as_of, run_id)
+            quality = timed("quality", check_quality, paths, run_id, as_of, expectations_dir)
+            if quality.get("blocking_failed"):
+                raise PipelineError("quality", describe_blocking_checks(quality))
+            timed("exceptions", build_exceptions, paths, as_of, run_id)
+            summary = timed("summary", summarize_build, paths.work_db)
+            if not all(summary["balances"].values()):
+                raise PipelineError("balances", f"sums do not balance: {summary['balances']}")
+            followups = timed("followups", send_followups, paths, as_of, rules_dir, transport)
+            published = timed("publish", publish, paths)
+    except RunLockTimeout as error:
+        failure = PipelineError("lock", str(error))
+        record_failed_run(paths, run_id, started_at, as_of, inbox, failure)
+        raise failure from error
+    except PipelineError as error:
+        record_failed_run(paths, run_id, started_at, as_of, inbox, error)
+        raise
 
     summary.update(
         {
@@ -104,6 +131,10 @@ def main_flow(
             "published_rows": published,
             "stage_seconds": stage_seconds,
         }
+    )
+    record_run(
+        paths.state_db, run_id, started_at, as_of.isoformat(), inbox, "completed",
+        summary=summary, rules_hash=rules_hash,
     )
     text = format_summary(summary)
     logger.info("run summary\n%s", text)

@@ -30,12 +30,15 @@ def run_pipeline(
     outbox: Path | None = None,
     transport: str | None = None,
     run_id: str | None = None,
+    expectations_dir: Path | None = None,
 ) -> dict:
     """Run the main flow once and return its summary (see flows.main)."""
     disable_telemetry()
     from flows.main import main_flow
 
+    extra = {"expectations_dir": Path(expectations_dir).resolve()} if expectations_dir else {}
     return main_flow(
+        **extra,
         inbox=Path(inbox).resolve(),
         warehouse=Path(warehouse).resolve(),
         rules_dir=Path(rules_dir).resolve(),

@@ -10,7 +10,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from shortpay.dbt_runner import DbtResult, run_dbt_build
-from shortpay.settings import EXPECTATIONS_DIR, Paths
+from shortpay.settings import Paths
 
 # The exceptions mart reads the data-quality failures, so it is built after
 # the checks, in a second dbt build.
@@ -73,11 +73,11 @@ def build_models(paths: Paths, as_of: date, run_id: str) -> DbtResult:
 
 
 @task(cache_policy=NO_CACHE, timeout_seconds=3600)
-def check_quality(paths: Paths, run_id: str, as_of: date) -> dict:
+def check_quality(paths: Paths, run_id: str, as_of: date, suites_dir: Path) -> dict:
     """Run the Great Expectations suites and record failing rows."""
     from shortpay.quality import run_quality_checks
 
-    result = run_quality_checks(paths.work_db, EXPECTATIONS_DIR, run_id, as_of=as_of)
+    result = run_quality_checks(paths.work_db, suites_dir, run_id, as_of=as_of)
     summary = result.as_dict()
     connection = duckdb.connect(str(paths.work_db), read_only=True)
     try:

@@ -139,7 +139,7 @@ def make_due(
     rules: FollowupRules,
     suppressed: set[str],
 ) -> DueStep | tuple[str, str]:
-    """Resolve recipients of a step; return the DueStep or ("skipped" | "suppressed", why)."""
+    """Resolve the recipients of a step into a DueStep, or return ("skipped" | "suppressed", why)."""
     contact = rules.contact_for(
         deduction.customer_id, deduction.parent_customer_id, deduction.country
     )

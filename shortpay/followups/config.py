@@ -101,7 +101,7 @@ CONTACT_REQUIRED = ("language", "sender")
 
 
 class FollowupRulesError(ValueError):
-    """Invalid follow-up rules; the message lists every problem with file and field."""
+    """Invalid follow-up rules. The message lists every problem with its file and field."""
 
 
 @dataclass(frozen=True)

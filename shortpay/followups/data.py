@@ -183,6 +183,8 @@ def read_invoices(
     if not ids:
         return {}
     lines: dict[str, list[InvoiceLine]] = {}
+    # NOTE: stg_invoice_lines has no customer_id, so two customers' invoices
+    # that share a number get both invoices' lines in their statement.
     if tables.invoice_lines is not None:
         rows = conn.execute(
             f"select invoice_id, line_number, sku, description, quantity, unit_price, "  # noqa: S608

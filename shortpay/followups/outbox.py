@@ -178,6 +178,14 @@ class DeliveryResult:
     # The transport could not try (rate limit or server errors outlasted the
     # budget); the row goes back to queued for the next run.
     deferred: bool = False
+    # The problem affects every message (say, a rejected API key), so the
+    # run stops delivering and leaves the rest queued.
+    stops_delivery: bool = False
+
+    @property
+    def ends_batch(self) -> bool:
+        """Tell whether delivery stops after this result."""
+        return self.deferred or self.stops_delivery
 
 
 def ensure_tables(connection: duckdb.DuckDBPyConnection) -> None:
@@ -229,7 +237,7 @@ def _history_from_rows(rows: list[tuple]) -> dict[str, list[StepRecord]]:
 
 
 def _read_only_query(state_db: Path, *queries: str, params: list | None = None):
-    """Run queries on one read-only connection; a missing table reads as empty.
+    """Run queries on one read-only connection, where a missing table reads as empty.
 
     Returns the rows of the query, or a tuple of row lists for several queries.
     """
@@ -244,7 +252,7 @@ def _read_only_query(state_db: Path, *queries: str, params: list | None = None):
 
 
 def add_suppressions(state_db: Path, entries: Iterable[tuple[str, str, str]]) -> int:
-    """Add (email, reason, source) entries; return how many addresses were new."""
+    """Add (email, reason, source) entries and return how many addresses were new."""
     entries = [(email.strip().lower(), reason, source) for email, reason, source in entries]
     if not entries:
         return 0
@@ -323,7 +331,7 @@ def recover_interrupted(state_db: Path, transport_is_idempotent: bool) -> list[s
 
 
 def cancel_messages(state_db: Path, reasons: dict[str, str]) -> list[str]:
-    """Cancel queued messages of the given deductions; ``reasons`` maps deduction id to reason."""
+    """Cancel the queued messages of deductions, given as a map from deduction id to reason."""
     if not reasons:
         return []
     cancelled = []

@@ -53,8 +53,8 @@ class FollowupSummary:
     failed: int = 0
     # Due or queued messages not sent because the recipient is suppressed.
     suppressed: int = 0
-    # Messages still queued when a rate limit, server errors or an unwritable
-    # outbox folder stopped the delivery, left for the next run.
+    # Messages left queued for the next run because a rate limit, server
+    # errors, a rejected API key or an unwritable outbox folder stopped delivery.
     deferred: int = 0
     # Queued messages dropped because their deduction was settled meanwhile.
     cancelled: int = 0
@@ -219,7 +219,7 @@ def deliver_queued(
     summary: FollowupSummary,
     suppressed: set[str] | None = None,
 ) -> None:
-    """Deliver every queued message, stopping at the first deferral."""
+    """Deliver every queued message, stopping early at a deferral or a rejected API key."""
     if suppressed is None:
         suppressed = outbox.read_suppressed(state_db)
     if sender.idempotent:
@@ -237,7 +237,7 @@ def _deliver_one_by_one(
     summary: FollowupSummary,
     suppressed: set[str],
 ) -> bool:
-    """Claim, send and record one message at a time; return True when a deferral stopped it.
+    """Claim, send and record one message at a time. Return True when delivery stopped early.
 
     A crash during a request leaves only that message in "sending", which the
     next run marks unknown.
@@ -252,11 +252,11 @@ def _deliver_one_by_one(
         result = _deliver_one(sender, message, suppressed)
         _count(summary, result)
         previous = (message.message_id, result)
-        if result.deferred:
+        if result.ends_batch:
             break
     if previous is not None:
         outbox.record_result(state_db, previous[0], previous[1], as_of)
-    return previous is not None and previous[1].deferred
+    return previous is not None and previous[1].ends_batch
 
 
 def _deliver_in_batches(
@@ -266,7 +266,7 @@ def _deliver_in_batches(
     summary: FollowupSummary,
     suppressed: set[str],
 ) -> bool:
-    """Claim and record many messages per transaction; return True when a deferral stopped it.
+    """Claim and record many messages per transaction. Return True when delivery stopped early.
 
     Only for idempotent transports, because a crash repeats the whole batch.
     """
@@ -276,7 +276,7 @@ def _deliver_in_batches(
             return False
         results = []
         for message in messages:
-            if results and results[-1][1].deferred:
+            if results and results[-1][1].ends_batch:
                 # Put the rest of the batch back as it was, untouched.
                 results.append((message.message_id, DeliveryResult("queued", attempts=0,
                                                                    deferred=True)))
@@ -285,7 +285,7 @@ def _deliver_in_batches(
             _count(summary, result)
             results.append((message.message_id, result))
         outbox.record_results(state_db, results, as_of)
-        if results[-1][1].deferred:
+        if results[-1][1].ends_batch:
             return True
         if len(messages) < BATCH_SIZE:
             return False

@@ -28,7 +28,7 @@ import os
 import time
 import urllib.error
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 import sendgrid
@@ -87,7 +87,7 @@ class SendGridSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> SendGridSettings:
-        """Read the settings; raises TransportConfigError naming the variable at fault."""
+        """Read the settings. Raises TransportConfigError naming the variable at fault."""
         api_key = environ.get("SENDGRID_API_KEY", "").strip()
         if not api_key:
             raise TransportConfigError(
@@ -156,7 +156,7 @@ class SendGridTransport:
             attempts += 1
             outcome = self._post(body)
             if isinstance(outcome, DeliveryResult):
-                return _with_attempts(outcome, attempts)
+                return replace(outcome, attempts=attempts)
             status, headers, reason = outcome
             if status == 429:
                 rate_limit_waits += 1
@@ -177,7 +177,10 @@ class SendGridTransport:
                 self._sleep(delay)
                 continue
             log.error("Message %s rejected: %s", message.message_id, reason)
-            return DeliveryResult("failed", error=reason, attempts=attempts)
+            # 401 and 403 reject the API key or its permissions, so every
+            # other message would fail the same way.
+            return DeliveryResult("failed", error=reason, attempts=attempts,
+                                  stops_delivery=status in (401, 403))
 
     def _wait_for_rate_limit(
         self, message: OutboxMessage, headers: Mapping[str, str], waits: int
@@ -328,16 +331,6 @@ class _RedactingFilter(logging.Filter):
             record.msg = record.getMessage().replace(self._secret, "[redacted]")
             record.args = ()
         return True
-
-
-def _with_attempts(result: DeliveryResult, attempts: int) -> DeliveryResult:
-    return DeliveryResult(
-        status=result.status,
-        provider_message_id=result.provider_message_id,
-        error=result.error,
-        attempts=attempts,
-        deferred=result.deferred,
-    )
 
 
 def _check_host(host: str) -> None:

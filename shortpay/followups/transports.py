@@ -56,7 +56,7 @@ def transport_name(requested: str | None, environ: Mapping[str, str] = os.enviro
 def make_transport(
     requested: str | None, outbox_dir: Path, environ: Mapping[str, str] = os.environ
 ) -> Transport:
-    """Build the chosen transport; raises TransportConfigError on bad settings."""
+    """Build the chosen transport. Raises TransportConfigError on invalid settings."""
     name = transport_name(requested, environ)
     if name == "sendgrid":
         from shortpay.followups.sendgrid_api import SendGridSettings, SendGridTransport

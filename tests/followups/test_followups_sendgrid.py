@@ -154,6 +154,22 @@ def test_client_errors_fail_with_reason(paths, rules_dir, work_db, fake_sendgrid
     assert row.last_error.endswith(": The from address does not match")
 
 
+@pytest.mark.parametrize(("status", "failed", "left_queued"), [(400, 3, 0), (401, 1, 2)])
+def test_auth_error_stops_delivery(
+    paths, rules_dir, work_db, fake_sendgrid, status, failed, left_queued
+):
+    fake_sendgrid.respond = lambda number, body: (status, {}, b"")
+    conn = work_db(many_deductions(3))
+
+    summary = run_followups(conn, paths, AS_OF, rules_dir)
+
+    # A bad request fails one message; a rejected key would fail them all.
+    assert summary.failed == failed
+    assert summary.deferred == left_queued
+    assert len(fake_sendgrid.mail_requests) == failed
+    assert list(statuses(paths).values()).count("queued") == left_queued
+
+
 def test_server_errors_retried_with_backoff(paths, rules_dir, work_db, fake_sendgrid):
     fake_sendgrid.respond = lambda number, body: (503, {}, b"") if number < 2 else None
     conn = work_db(WorkData())

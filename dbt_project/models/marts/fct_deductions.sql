@@ -16,6 +16,10 @@ payments as (
     select payment_id, file_hash, currency from {{ ref('int_payments_resolved') }}
 ),
 
+ruleset as (
+    select max(content_hash) as ruleset_hash from {{ source('rules', 'ruleset') }}
+),
+
 merged as (
     select
         deductions.*,
@@ -25,12 +29,14 @@ merged as (
         decisions.decided_invalid_amount,
         decisions.first_decided_at,
         decisions.resolved_at,
-        decisions.assignee
+        decisions.assignee,
+        ruleset.ruleset_hash
     from deductions
     inner join payments
         on deductions.payment_id = payments.payment_id
         and deductions.file_hash = payments.file_hash
     left join decisions on deductions.deduction_id = decisions.deduction_id
+    cross join ruleset
 ),
 
 decided as (
@@ -85,6 +91,7 @@ final as (
         end as days_outstanding,
         rule_id,
         category_rule_id,
+        ruleset_hash,
         deadline_date,
         dispute_window_days,
         owner,
