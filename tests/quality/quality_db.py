@@ -23,7 +23,8 @@ create table marts.fct_payments (
     payment_id varchar, customer_id varchar, payment_date date,
     payment_amount decimal(18, 2), currency varchar, source_format varchar,
     source_file varchar, applied_amount decimal(18, 2), unapplied_amount decimal(18, 2),
-    payment_level_deduction_amount decimal(18, 2)
+    payment_level_deduction_amount decimal(18, 2), is_reversal boolean default false,
+    reverses_payment_id varchar
 );
 create table marts.fct_invoices (
     invoice_id varchar, customer_id varchar, invoice_date date, due_date date,

@@ -86,12 +86,16 @@ final as (
     select
         resolved.*,
         reversal_pairs.reversal_payment_id as reversed_by_payment_id,
-        reversal_pairs.reversal_payment_id is not null as is_reversed
+        reversal_pairs.reversal_payment_id is not null as is_reversed,
+        reverses.original_payment_id as reverses_payment_id
     from resolved
     left join reversal_pairs
         on resolved.payment_id = reversal_pairs.original_payment_id
         and resolved.file_hash = reversal_pairs.original_file_hash
         and reversal_pairs.reversal_rank = 1
+    left join reversal_pairs as reverses
+        on resolved.payment_id = reverses.reversal_payment_id
+        and reverses.reversal_rank = 1
 )
 
 select * from final

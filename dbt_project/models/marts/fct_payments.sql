@@ -29,6 +29,8 @@ final as (
         payments.trace_number,
         payments.is_reversal,
         payments.is_reversed,
+        payments.reversed_by_payment_id,
+        payments.reverses_payment_id,
         payments.customer_resolution,
         balances.applied_amount,
         balances.unapplied_amount,
