@@ -273,7 +273,6 @@ SETTING_VALUES: dict[str, dict[str, Any]] = {
     "deadline_warning_days": _whole_days("days"),
     "dispute_handling_cost": AMOUNT,
     "four_eyes_amount": AMOUNT,
-    "followup_on": _enum(("disputed", "invalid")),
 }
 
 SETTINGS_SCHEMA = {

@@ -39,6 +39,7 @@ def deductions(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> di
     columns = [
         "payment_id", "category", "validity", "deduction_amount", "valid_amount",
         "invalid_amount", "is_auto_approved", "rule_id", "validity_reason",
+        "customer_reason_code", "debit_memo_id", "deduction_source",
     ]
     rows = query(warehouse, f"select {', '.join(columns)} from fct_deductions")
     return {row[0]: dict(zip(columns, row, strict=True)) for row in rows}
@@ -115,3 +116,13 @@ def test_customer_rule_wins_over_parent(deductions):
 def test_code_set_maps_retailer_codes(deductions):
     assert deductions["PV13"]["category"] == "compliance_fine"
     assert deductions["PV13"]["is_auto_approved"] is False
+
+
+def test_debit_memo_explains_short_payment(deductions):
+    """An unexplained short-pay takes its reason from the customer's X12 812."""
+    claimed = deductions["PV16"]
+    assert claimed["deduction_source"] == "unexplained"
+    assert claimed["deduction_amount"] == Decimal("120.00")
+    assert claimed["debit_memo_id"] == "DM-5501"
+    assert claimed["customer_reason_code"] == "01"
+    assert claimed["category"] == "pricing"

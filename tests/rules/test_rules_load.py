@@ -81,7 +81,7 @@ def test_shipped_rules_load():
     assert len(ruleset.tolerances) == 5
     assert len(ruleset.dispute_windows) == 6
     assert len(ruleset.routing) == 8
-    assert len(ruleset.settings) == 9
+    assert len(ruleset.settings) == 8
 
 
 def test_shipped_default_mapping():
@@ -134,7 +134,6 @@ def test_shipped_settings_values():
         "deadline_warning_days": "7",
         "dispute_handling_cost": "25.00",
         "four_eyes_amount": "5000.00",
-        "followup_on": "invalid",
     }
     assert ruleset.setting("four_eyes_amount") == "5000.00"
 
@@ -152,7 +151,7 @@ def test_tables_row_counts(rules_dir: Path, warehouse):
         "tolerances": 5,
         "dispute_windows": 6,
         "routing": 8,
-        "settings": 9,
+        "settings": 8,
         "ruleset": 1,
     }
 

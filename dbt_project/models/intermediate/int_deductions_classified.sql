@@ -5,8 +5,25 @@
 -- unidentified.
 with
 
-deductions as (
+detected as (
     select * from {{ ref('int_deductions') }}
+),
+
+memo_links as (
+    select * from {{ ref('int_debit_memo_links') }}
+),
+
+-- The customer's debit memo supplies the reason code when the remittance
+-- gave none.
+deductions as (
+    select
+        detected.*,
+        coalesce(detected.reason_code, memo_links.memo_reason_code)
+            as effective_reason_code,
+        memo_links.debit_memo_id,
+        memo_links.debit_memo_line_number
+    from detected
+    left join memo_links on detected.deduction_id = memo_links.deduction_id
 ),
 
 customers as (
@@ -32,7 +49,7 @@ scoped as (
     from deductions
     left join customers on deductions.customer_id = customers.customer_id
     inner join reason_codes
-        on upper(reason_codes.reason_code) = deductions.reason_code
+        on upper(reason_codes.reason_code) = deductions.effective_reason_code
         and (
             (reason_codes.scope_type = 'customer'
                 and reason_codes.scope_id = deductions.customer_id)
@@ -65,7 +82,7 @@ final as (
             when deductions.deduction_source = 'discount'
                 then 'builtin.remittance_discount'
             when ranked.rule_id is not null then ranked.rule_id
-            when deductions.reason_code is null then 'builtin.no_reason_code'
+            when deductions.effective_reason_code is null then 'builtin.no_reason_code'
             else 'builtin.unknown_reason_code'
         end as category_rule_id
     from deductions

@@ -66,7 +66,7 @@ final as (
         attributed_line_number as invoice_line_number,
         deduction_amount,
         payment_currency as currency,
-        reason_code as customer_reason_code,
+        effective_reason_code as customer_reason_code,
         category,
         final_validity as validity,
         case
@@ -101,6 +101,8 @@ final as (
         deduction_source,
         customer_memo,
         adjustment_reference,
+        debit_memo_id,
+        debit_memo_line_number,
         payment_date,
         first_decided_at,
         resolved_at,
