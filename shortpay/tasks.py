@@ -52,12 +52,14 @@ def load_rule_tables(rules_dir: Path, paths: Paths) -> str:
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2, timeout_seconds=300)
 def snapshot_review_state(paths: Paths) -> int:
-    """Copy the review decision log into the work database for dbt to join."""
+    """Copy the review decision log and the follow-up outbox into the work database."""
+    from shortpay.followups.outbox import snapshot_outbox
     from shortpay.review.snapshot import snapshot_state
 
     connection = duckdb.connect(str(paths.work_db))
     try:
         copied = snapshot_state(paths.state_db, connection)
+        snapshot_outbox(paths.state_db, connection)
         connection.execute(DQ_FAILURES_DDL)
     finally:
         connection.close()

@@ -39,6 +39,10 @@ dq_failures as (
     select * from {{ source('raw', 'dq_failures') }}
 ),
 
+outbox as (
+    select * from {{ source('raw', 'followup_outbox') }}
+),
+
 settings as (
     select
         coalesce(
@@ -297,6 +301,28 @@ deadlines as (
             between 0 and settings.deadline_warning_days
 ),
 
+-- A message whose delivery failed or is unknown is held for a person; it
+-- shows from the run after the one that tried to send it.
+undelivered as (
+    select
+        'followup_undelivered' as exception_type,
+        case when outbox.status = 'unknown' then 'error' else 'warning' end as severity,
+        'followup' as entity_type,
+        outbox.message_id as entity_id,
+        outbox.step || ' for deduction ' || outbox.deduction_id || ' to '
+            || outbox.to_email || ' is ' || outbox.status
+            || coalesce(': ' || outbox.last_error, '') as message,
+        outbox.amount_claimed as amount,
+        outbox.deduction_id,
+        cast(null as varchar) as owner,
+        cast(null as varchar) as source_file,
+        cast(null as varchar) as source_position,
+        outbox.as_of_date as detected_date,
+        outbox.status as detail_key
+    from outbox
+    where outbox.status in ('unknown', 'failed')
+),
+
 quality as (
     select
         'data_quality' as exception_type,
@@ -336,6 +362,8 @@ unioned as (
     select * from deduction_reviews
     union all
     select * from deadlines
+    union all
+    select * from undelivered
     union all
     select * from quality
 ),
