@@ -45,6 +45,7 @@ def run_dbt_build(
         "--log-path", str(target_dir / "logs"),
         "--vars", json.dumps({"as_of": as_of.isoformat(), "run_id": run_id}),
         "--quiet",
+        "--no-version-check",
     ]
     if select:
         arguments += ["--select", select]

@@ -1,4 +1,4 @@
-"""Where a run reads and writes, derived from the published warehouse path.
+"""Paths of an installation, derived from the published warehouse path.
 
 Everything a run needs besides its inbox and rules sits next to the
 published warehouse file, so one ``--warehouse`` option places a whole
