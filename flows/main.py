@@ -137,7 +137,13 @@ def main_flow(
         summary=summary, rules_hash=rules_hash,
     )
     text = format_summary(summary)
-    logger.info("run summary\n%s", text)
+    logger.info(
+        "run %s completed: %d payments, %d deductions, %d exceptions",
+        run_id,
+        summary["payments"]["count"],
+        summary["deductions"]["count"],
+        summary["exceptions"]["count"],
+    )
     create_markdown_artifact(
         key="shortpay-run-summary",
         markdown=f"```\n{text}\n```",

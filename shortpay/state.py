@@ -30,11 +30,12 @@ def state_connection(
     """Open the state database, retrying while another process holds its lock."""
     deadline = time.monotonic() + timeout
     path.parent.mkdir(parents=True, exist_ok=True)
-    if read_only and not path.exists():
-        # A read-only open of a missing file fails; create it empty first.
-        duckdb.connect(str(path)).close()
     while True:
         try:
+            if read_only and not path.exists():
+                # A read-only open of a missing file fails, so create it
+                # empty first; that open takes the lock like any other.
+                duckdb.connect(str(path)).close()
             connection = duckdb.connect(str(path), read_only=read_only)
             break
         except duckdb.IOException as error:

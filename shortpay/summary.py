@@ -131,21 +131,26 @@ def format_summary(summary: dict) -> str:
     ingest = summary.get("ingest", {})
     lines = [
         f"Shortpay run {summary['run_id']} as of {summary['as_of']}: {summary['status']}",
-        f"  files: {ingest.get('files_seen', 0)} seen, {ingest.get('files_loaded', 0)} loaded,"
-        f" {ingest.get('files_rejected', 0)} rejected, {ingest.get('files_duplicate', 0)}"
-        " already loaded",
-        f"  payments: {payments['count']} received {payments['received']}, applied"
-        f" {payments['applied']}, unapplied {payments['unapplied']}, payment-level"
-        f" deductions {payments['payment_level_deductions']}",
-        f"  invoices: {invoices['count']} invoiced {invoices['invoiced']}, applied"
+        f"  files: {ingest.get('files_seen', 0)} seen: {ingest.get('files_loaded', 0)} loaded,"
+        f" {ingest.get('files_rejected', 0)} rejected,"
+        f" {ingest.get('files_unsupported', 0)} not a known format,"
+        f" {ingest.get('files_duplicate', 0)} read before (same content)",
+        f"  payments: {payments['count']} received {payments['received']}: applied to"
+        f" invoices {payments['applied']}, unapplied {payments['unapplied']}, deducted at"
+        f" payment level {payments['payment_level_deductions']}",
+        f"  invoices: {invoices['count']} invoiced {invoices['invoiced']}: applied"
         f" {invoices['applied']}, discounts {invoices['discounts']}, deducted"
         f" {invoices['deducted']}, open {invoices['open']}",
-        f"  deductions: {deductions['count']} totalling {deductions['amount']}: valid"
-        f" {deductions['valid']}, invalid {deductions['invalid']}, needs review"
+        f"  deductions: {deductions['count']} totalling {deductions['amount']}: valid part"
+        f" {deductions['valid']}, invalid part {deductions['invalid']}, awaiting review"
         f" {deductions['needs_review']}",
+        "    by validity:",
     ]
+    for validity, values in deductions["by_validity"].items():
+        lines.append(f"      {validity:<18} {values['count']:>6} {values['amount']:>16}")
+    lines.append("    by category:")
     for category, values in deductions["by_category"].items():
-        lines.append(f"    {category:<20} {values['count']:>6} {values['amount']:>16}")
+        lines.append(f"      {category:<18} {values['count']:>6} {values['amount']:>16}")
     lines.append(f"  exceptions: {summary['exceptions']['count']}")
     for exception_type, count in summary["exceptions"]["by_type"].items():
         lines.append(f"    {exception_type:<26} {count:>6}")

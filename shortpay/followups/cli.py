@@ -133,11 +133,15 @@ def _preview(args: argparse.Namespace) -> int:
         return 1
     for note in notes:
         print(note, file=sys.stderr)
+    if not messages:
+        print(f"no follow-up messages are due as of {as_of.isoformat()}", file=sys.stderr)
+        return 0
     if args.output is not None:
         writer = FileTransport(args.output)
         for message in messages:
             writer.send(message)
-        print(f"wrote {len(messages)} messages to {args.output}", file=sys.stderr)
+        noun = "message" if len(messages) == 1 else "messages"
+        print(f"wrote {len(messages)} {noun} to {args.output}", file=sys.stderr)
         return 0
     for message in messages:
         recipients = message.to_email + (f", cc {message.cc_email}" if message.cc_email else "")

@@ -1,9 +1,8 @@
 """Read the deductions to write about, with customer, invoice and invoice lines.
 
-The work database has the marts in schema ``marts`` and the invoice lines in
-``staging.stg_invoice_lines``. The published warehouse has the marts in
-``main`` and no staging tables, so letters rendered from it have no
-itemised statement.
+The work database has the marts in schema ``marts``; the published warehouse
+has the same tables in ``main``. Invoice lines come from ``fct_invoice_lines``
+in either.
 """
 
 from __future__ import annotations
@@ -26,18 +25,18 @@ class TableNames:
     deductions: str = "marts.fct_deductions"
     customers: str = "marts.dim_customers"
     invoices: str = "marts.fct_invoices"
-    invoice_lines: str | None = "staging.stg_invoice_lines"
+    invoice_lines: str | None = "marts.fct_invoice_lines"
 
     @classmethod
     def for_connection(cls, conn: duckdb.DuckDBPyConnection) -> TableNames:
         """Use the ``marts`` schema when it exists, else the published ``main`` tables."""
         if _relation_exists(conn, "marts", "fct_deductions"):
-            lines = "staging.stg_invoice_lines"
-            if not _relation_exists(conn, "staging", "stg_invoice_lines"):
+            lines = "marts.fct_invoice_lines"
+            if not _relation_exists(conn, "marts", "fct_invoice_lines"):
                 lines = None
             return cls(invoice_lines=lines)
-        lines = "main.stg_invoice_lines"
-        if not _relation_exists(conn, "main", "stg_invoice_lines"):
+        lines = "main.fct_invoice_lines"
+        if not _relation_exists(conn, "main", "fct_invoice_lines"):
             lines = None
         return cls(
             deductions="main.fct_deductions",
@@ -183,7 +182,7 @@ def read_invoices(
     if not ids:
         return {}
     lines: dict[str, list[InvoiceLine]] = {}
-    # NOTE: stg_invoice_lines has no customer_id, so two customers' invoices
+    # NOTE: fct_invoice_lines has no customer_id, so two customers' invoices
     # that share a number get both invoices' lines in their statement.
     if tables.invoice_lines is not None:
         rows = conn.execute(

@@ -83,6 +83,16 @@ def format_quantity(value: Decimal | None, language: str) -> str:
     return text.replace(".", point)
 
 
+def format_unit_price(value: Decimal | None, language: str) -> str:
+    """Format a unit price with at least two decimals, and more only when it has them."""
+    if value is None:
+        return ""
+    value = Decimal(value)
+    text = f"{value.quantize(CENTS):f}" if value == value.quantize(CENTS) else f"{value.normalize():f}"
+    _, point = _NUMBER_FORMATS.get(language, _NUMBER_FORMATS["en"])
+    return text.replace(".", point)
+
+
 def format_date(value: dt.date | None, language: str) -> str:
     """Format a date for the language: 2 March 2026, 02.03.2026 or 02/03/2026."""
     if value is None:
@@ -110,6 +120,7 @@ def build_environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment
     )
     environment.filters["money"] = format_money
     environment.filters["quantity"] = format_quantity
+    environment.filters["unit_price"] = format_unit_price
     environment.filters["day"] = format_date
     return environment
 

@@ -174,10 +174,6 @@ def _load_path(
     source_file = path.relative_to(inbox).as_posix()
     data = path.read_bytes()
     file_hash = hashlib.sha256(data).hexdigest()
-    if known.get(file_hash) in FINISHED_STATUSES:
-        logger.info("skipping %s: the same bytes were already read", source_file)
-        summary.files_duplicate += 1
-        return
     context = FileContext(
         path=path,
         source_file=source_file,
@@ -185,6 +181,17 @@ def _load_path(
         run_id=run_id,
         started_at=datetime.now(UTC).replace(tzinfo=None),
     )
+    if known.get(file_hash) in FINISHED_STATUSES:
+        logger.info("skipping %s: the same bytes were already read", source_file)
+        summary.files_duplicate += 1
+        _record_copy(con, context)
+        return
+    if not data:
+        _record_rejection(con, context, "empty", 0, [ParseIssue("file", "the file is empty")])
+        known[file_hash] = "rejected"
+        summary.files_rejected += 1
+        summary.add_file(context)
+        return
     mapping = _mapping_for(path, mappings)
     file_format = "mapped" if mapping else detect_format(path, data[:HEAD_BYTES])
     if file_format is None:
@@ -344,6 +351,25 @@ def _record_rejection(
     _insert_file_row(con, context, file_format, size_bytes, "rejected", issues[-1].reason)
     con.commit()
     logger.warning("rejected %s: %s", context.source_file, issues[-1].reason)
+
+
+def _record_copy(con: duckdb.DuckDBPyConnection, context: FileContext) -> None:
+    """Note once that a file under another name repeats the bytes of one already read."""
+    original = con.execute(
+        "SELECT source_file FROM raw.files WHERE file_hash = ?", [context.file_hash]
+    ).fetchone()
+    if original is None or original[0] == context.source_file:
+        return
+    reason = f"same content as {original[0]}, which was already read; not loaded again"
+    already_noted = con.execute(
+        "SELECT count(*) FROM raw.ingest_issues WHERE file_hash = ? AND source_file = ?",
+        [context.file_hash, context.source_file],
+    ).fetchone()[0]
+    if already_noted:
+        return
+    con.begin()
+    write_issues(con, context, [ParseIssue("file", reason, "info")])
+    con.commit()
 
 
 def _record_unsupported(con: duckdb.DuckDBPyConnection, context: FileContext, size: int) -> None:

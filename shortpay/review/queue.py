@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -177,7 +177,9 @@ def list_queue(
     return queue
 
 
-def _as_utc(value: datetime) -> datetime:
+def _as_utc(value: datetime | date) -> datetime:
+    if not isinstance(value, datetime):
+        return datetime.combine(value, datetime.min.time(), UTC)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 

@@ -178,7 +178,7 @@ def write_work_db(path: Path, data: WorkData) -> None:
             ("marts.fct_deductions", DEDUCTION_COLUMNS, data.deductions),
             ("marts.dim_customers", CUSTOMER_COLUMNS, data.customers),
             ("marts.fct_invoices", INVOICE_COLUMNS, data.invoices),
-            ("staging.stg_invoice_lines", LINE_COLUMNS, data.lines),
+            ("marts.fct_invoice_lines", LINE_COLUMNS, data.lines),
         ]
         for name, columns, rows in tables:
             definition = ", ".join(f"{column} {kind}" for column, kind in columns.items())

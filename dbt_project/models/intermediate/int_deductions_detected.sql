@@ -56,9 +56,11 @@ invoice_adjustments as (
         invoice_id,
         invoice_customer_id as customer_id,
         invoice_line_number,
-        least(
-            adjustment_amount,
-            greatest(withheld_taken_amount - withheld_before_amount, 0)
+        cast(
+            least(
+                adjustment_amount,
+                greatest(withheld_taken_amount - withheld_before_amount, 0)
+            ) as decimal(18, 2)
         ) as deduction_amount,
         reason_code,
         adjustment_reference,

@@ -166,8 +166,9 @@ explained as (
         decided.*,
         case
             when not is_category_allowed
-                then 'category ' || category || ' is not allowed by rule '
-                    || policy_rule_id
+                then replace(category, '_', ' ')
+                    || ' deductions are not accepted under the agreed terms (rule '
+                    || policy_rule_id || ')'
             when category = 'trade_promotion' and promotion_id is not null
                 then 'promotion ' || promotion_id || ' covers '
                     || {{ amount_text('evidence_valid_amount') }} || ' of '

@@ -290,7 +290,10 @@ deadlines as (
         deductions.assignee as owner,
         deductions.source_file,
         deductions.source_position,
-        deductions.opened_date as detected_date,
+        greatest(
+            deductions.opened_date,
+            {{ add_days('deductions.deadline_date', '-settings.deadline_warning_days') }}
+        ) as detected_date,
         cast(deductions.deadline_date as varchar) as detail_key
     from deductions
     cross join settings
@@ -299,6 +302,32 @@ deadlines as (
         and deductions.deadline_date is not null
         and {{ days_between(as_of_date(), 'deductions.deadline_date') }}
             between 0 and settings.deadline_warning_days
+),
+
+-- An invalid amount still open after its dispute window closed can no
+-- longer be recovered by follow-up: a person decides to write it off or
+-- pursue it another way.
+deadlines_passed as (
+    select
+        'deadline_passed' as exception_type,
+        'warning' as severity,
+        'deduction' as entity_type,
+        deduction_id as entity_id,
+        'the dispute window of deduction ' || deduction_id || ' closed on '
+            || cast(deadline_date as varchar) || ' with '
+            || {{ amount_text('invalid_amount') }} || ' invalid and not recovered'
+            as message,
+        invalid_amount as amount,
+        deduction_id,
+        assignee as owner,
+        source_file,
+        source_position,
+        {{ add_days('deadline_date', 1) }} as detected_date,
+        cast(deadline_date as varchar) as detail_key
+    from deductions
+    where status in ('open', 'disputed')
+        and invalid_amount > 0
+        and deadline_date < {{ as_of_date() }}
 ),
 
 -- A message whose delivery failed or is unknown is held for a person; it
@@ -363,6 +392,8 @@ unioned as (
     union all
     select * from deadlines
     union all
+    select * from deadlines_passed
+    union all
     select * from undelivered
     union all
     select * from quality
@@ -375,7 +406,19 @@ final as (
             "coalesce(entity_id, '')",
             "coalesce(detail_key, '')",
         ]) }} as exception_id,
-        unioned.*
+        unioned.exception_type,
+        unioned.severity,
+        unioned.entity_type,
+        unioned.entity_id,
+        unioned.message,
+        cast(unioned.amount as decimal(18, 2)) as amount,
+        unioned.deduction_id,
+        unioned.owner,
+        unioned.source_file,
+        unioned.source_position,
+        unioned.detected_date,
+        cast(unioned.detected_date as timestamp) as detected_at,
+        unioned.detail_key
     from unioned
 )
 

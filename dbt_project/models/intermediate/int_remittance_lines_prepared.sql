@@ -83,7 +83,8 @@ prepared as (
         lines.paid_amount,
         lines.invoice_amount,
         lines.discount_amount,
-        coalesce(line_adjustments.withheld_amount, 0) as withheld_amount,
+        cast(coalesce(line_adjustments.withheld_amount, 0) as decimal(18, 2))
+            as withheld_amount,
         coalesce(line_adjustments.adjustment_count, 0) as adjustment_count,
         lines.is_partial,
         lines.memo,
@@ -107,9 +108,9 @@ final as (
         -- What the customer says the invoice was worth before deductions:
         -- paid plus discount plus withheld amounts, or the remittance's own
         -- invoice amount when it gives one.
-        coalesce(
-            invoice_amount,
-            paid_amount + discount_amount + withheld_amount
+        cast(
+            coalesce(invoice_amount, paid_amount + discount_amount + withheld_amount)
+            as decimal(18, 2)
         ) as gross_amount
     from prepared
 )

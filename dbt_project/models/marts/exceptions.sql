@@ -19,7 +19,7 @@ final as (
         detected.entity_type,
         detected.entity_id,
         detected.message,
-        detected.detected_date as detected_at,
+        detected.detected_at,
         coalesce(decisions.status, 'open') as status,
         coalesce(decisions.assignee, detected.owner) as owner,
         detected.amount,

@@ -60,7 +60,14 @@ final as (
         coalesce(applications.application_count, 0) as application_count,
         coalesce(deductions.deduction_count, 0) as deduction_count,
         applications.last_payment_date,
-        {{ days_between('invoices.due_date', as_of_date()) }} as days_past_due,
+        -- Days an open balance is past its due date; null once settled.
+        case
+            when invoices.total_amount
+                - coalesce(applications.applied_amount, 0)
+                - coalesce(deductions.discount_amount, 0)
+                - coalesce(deductions.deducted_amount, 0) > 0
+                then greatest({{ days_between('invoices.due_date', as_of_date()) }}, 0)
+        end as days_past_due,
         invoices.source_file
     from invoices
     left join applications
