@@ -1,6 +1,7 @@
 -- One row per matched remittance line: how much of the payment was applied
 -- to the invoice, which discount and withheld amounts it explains, and the
--- unexplained shortfall. Lines of one invoice are taken in payment order, so
+-- unexplained shortfall. An unexplained shortfall that a later payment of
+-- the same invoice pays is a partial payment, not a deduction. Lines of one invoice are taken in payment order, so
 -- an invoice is never applied below zero: a second payment of a closed
 -- invoice applies nothing and its money stays unapplied.
 with
@@ -21,23 +22,41 @@ settings as (
     from {{ source('rules', 'settings') }}
 ),
 
-ordered as (
+later_lines as (
     select
         matches.*,
+        count(*) over (
+            partition by invoice_id, invoice_customer_id
+            order by payment_date, payment_id, line_number
+            rows between 1 following and unbounded following
+        ) as later_line_count
+    from matches
+),
+
+-- A line is a partial payment when the remittance says so, when the rules
+-- treat every unexplained short payment so, or when it explains nothing and
+-- a later payment pays the same invoice.
+ordered as (
+    select
+        later_lines.*,
         invoices.total_amount as invoice_total_amount,
         invoices.invoice_date,
         (
-            matches.is_partial
+            later_lines.is_partial
             or (
-                lower(coalesce(settings.short_payment_is_partial, 'false')) = 'true'
-                and matches.adjustment_count = 0
-                and matches.discount_amount = 0
+                later_lines.adjustment_count = 0
+                and later_lines.discount_amount = 0
+                and (
+                    later_lines.later_line_count > 0
+                    or lower(coalesce(settings.short_payment_is_partial, 'false'))
+                    = 'true'
+                )
             )
         ) as is_partial_payment
-    from matches
+    from later_lines
     inner join invoices
-        on matches.invoice_id = invoices.invoice_id
-        and matches.invoice_customer_id = invoices.customer_id
+        on later_lines.invoice_id = invoices.invoice_id
+        and later_lines.invoice_customer_id = invoices.customer_id
     cross join settings
 ),
 
