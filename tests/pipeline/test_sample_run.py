@@ -21,14 +21,56 @@ AS_OF = date(2026, 11, 30)
 # agree with data/sample_truth/expected_summary.json, which the generator
 # wrote; the bad rows are the ones listed in data/sample_truth/bad_rows.csv.
 EXPECTED_FILES = 22
-EXPECTED_PAYMENTS = {'count': 1132, 'received': '3239327.71', 'applied': '3211926.63', 'unapplied': '27476.08', 'payment_level_deductions': '75.00'}
-EXPECTED_INVOICES = {'count': 2000, 'invoiced': '3774107.00', 'applied': '3211926.63', 'discounts': '3580.90', 'deducted': '23266.48', 'open': '535332.99'}
+EXPECTED_PAYMENTS = {
+    "count": 1132,
+    "received": "3239327.71",
+    "applied": "3211926.63",
+    "unapplied": "27476.08",
+    "payment_level_deductions": "75.00",
+}
+EXPECTED_INVOICES = {
+    "count": 2000,
+    "invoiced": "3774107.00",
+    "applied": "3211926.63",
+    "discounts": "3580.90",
+    "deducted": "23266.48",
+    "open": "535332.99",
+}
 EXPECTED_DEDUCTION_COUNT = 257
-EXPECTED_DEDUCTION_AMOUNT = '26922.38'
-EXPECTED_BY_CATEGORY = {'compliance_fine': {'count': 4, 'amount': '667.86'}, 'damage': {'count': 35, 'amount': '4899.50'}, 'early_pay_discount': {'count': 80, 'amount': '3580.90'}, 'freight': {'count': 16, 'amount': '2384.64'}, 'pricing': {'count': 10, 'amount': '388.50'}, 'returns': {'count': 19, 'amount': '2365.87'}, 'shortage': {'count': 18, 'amount': '765.03'}, 'tax': {'count': 3, 'amount': '556.69'}, 'trade_promotion': {'count': 48, 'amount': '7027.50'}, 'unidentified': {'count': 24, 'amount': '4285.89'}}
-EXPECTED_BY_VALIDITY = {'invalid': {'count': 59, 'amount': '6070.12'}, 'needs_review': {'count': 97, 'amount': '14492.59'}, 'valid': {'count': 101, 'amount': '6359.67'}}
-EXPECTED_EXCEPTIONS = {'deadline_approaching': 9, 'deduction_review': 97, 'ingest_error': 5, 'overpayment': 1, 'unapplied_cash': 5, 'unmatched_remittance': 4}
-EXPECTED_BAD_ROWS = [('invoice_lines.csv', 'line 42'), ('invoices.csv', 'line 9'), ('remittances_2026-09-14.csv', 'line 5'), ('remittances_2026-09-28.csv', 'line 6'), ('remittances_2026-10-12.csv', 'line 7')]
+EXPECTED_DEDUCTION_AMOUNT = "26922.38"
+EXPECTED_BY_CATEGORY = {
+    "compliance_fine": {"count": 4, "amount": "667.86"},
+    "damage": {"count": 35, "amount": "4899.50"},
+    "early_pay_discount": {"count": 80, "amount": "3580.90"},
+    "freight": {"count": 16, "amount": "2384.64"},
+    "pricing": {"count": 10, "amount": "388.50"},
+    "returns": {"count": 19, "amount": "2365.87"},
+    "shortage": {"count": 18, "amount": "765.03"},
+    "tax": {"count": 3, "amount": "556.69"},
+    "trade_promotion": {"count": 48, "amount": "7027.50"},
+    "unidentified": {"count": 24, "amount": "4285.89"},
+}
+EXPECTED_BY_VALIDITY = {
+    "invalid": {"count": 59, "amount": "6070.12"},
+    "needs_review": {"count": 97, "amount": "14492.59"},
+    "valid": {"count": 101, "amount": "6359.67"},
+}
+EXPECTED_EXCEPTIONS = {
+    "deadline_approaching": 9,
+    "deadline_passed": 29,
+    "deduction_review": 97,
+    "ingest_error": 5,
+    "overpayment": 1,
+    "unapplied_cash": 5,
+    "unmatched_remittance": 4,
+}
+EXPECTED_BAD_ROWS = [
+    ("invoice_lines.csv", "line 42"),
+    ("invoices.csv", "line 9"),
+    ("remittances_2026-09-14.csv", "line 5"),
+    ("remittances_2026-09-28.csv", "line 6"),
+    ("remittances_2026-10-12.csv", "line 7"),
+]
 EXPECTED_FOLLOWUPS = 30
 
 
@@ -139,9 +181,12 @@ def test_killed_run_recovers(tmp_path: Path, sample_runs, prefect_api: str):
         [
             str(Path(sys.executable).with_name("shortpay")),
             "run",
-            "--inbox", str(SAMPLE_INBOX),
-            "--warehouse", str(warehouse),
-            "--as-of", AS_OF.isoformat(),
+            "--inbox",
+            str(SAMPLE_INBOX),
+            "--warehouse",
+            str(warehouse),
+            "--as-of",
+            AS_OF.isoformat(),
         ],
         env={**os.environ, "PREFECT_API_URL": prefect_api},
         stdout=subprocess.DEVNULL,
@@ -185,10 +230,19 @@ def test_rules_preview_moves_auto_approvals(tmp_path: Path, sample_runs, capsys)
     )[0]
     before = table_contents(warehouse)
 
-    code = main([
-        "rules", "preview", "--rules", str(rules), "--warehouse", str(warehouse),
-        "--as-of", AS_OF.isoformat(), "--json",
-    ])
+    code = main(
+        [
+            "rules",
+            "preview",
+            "--rules",
+            str(rules),
+            "--warehouse",
+            str(warehouse),
+            "--as-of",
+            AS_OF.isoformat(),
+            "--json",
+        ]
+    )
 
     assert code == 0
     report = json.loads(capsys.readouterr().out)
