@@ -1,24 +1,9 @@
--- One row per customer; when several files carry the same key, the row from
+-- One row per customer. When several files carry the same key, the row from
 -- the file loaded last wins.
 with
 
-source as (
-    select * from {{ source('raw', 'customers') }}
-),
-
-files as (
-    select file_hash, loaded_at from {{ source('raw', 'files') }}
-),
-
-ranked as (
-    select
-        source.*,
-        row_number() over (
-            partition by customer_id
-            order by files.loaded_at desc, source.source_file desc
-        ) as version_rank
-    from source
-    left join files on source.file_hash = files.file_hash
+latest as (
+    {{ latest_rows('customers', 'customer_id') }}
 ),
 
 final as (
@@ -33,8 +18,7 @@ final as (
         source_file,
         file_hash,
         source_position
-    from ranked
-    where version_rank = 1
+    from latest
 )
 
 select * from final

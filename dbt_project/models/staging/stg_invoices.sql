@@ -1,24 +1,10 @@
--- One row per invoice (an invoice id is unique within a customer); when several files carry the same key, the row from
--- the file loaded last wins.
+-- One row per invoice and customer (an invoice id is unique within a
+-- customer). When several files carry the same key, the row from the file
+-- loaded last wins.
 with
 
-source as (
-    select * from {{ source('raw', 'invoices') }}
-),
-
-files as (
-    select file_hash, loaded_at from {{ source('raw', 'files') }}
-),
-
-ranked as (
-    select
-        source.*,
-        row_number() over (
-            partition by invoice_id, customer_id
-            order by files.loaded_at desc, source.source_file desc
-        ) as version_rank
-    from source
-    left join files on source.file_hash = files.file_hash
+latest as (
+    {{ latest_rows('invoices', 'invoice_id, customer_id') }}
 ),
 
 final as (
@@ -36,8 +22,7 @@ final as (
         source_file,
         file_hash,
         source_position
-    from ranked
-    where version_rank = 1
+    from latest
 )
 
 select * from final

@@ -1,24 +1,9 @@
--- One row per agreed price of a SKU for a customer from a date; when several files carry the same key, the row from
--- the file loaded last wins.
+-- One row per customer, SKU and start date of an agreed price. When several
+-- files carry the same key, the row from the file loaded last wins.
 with
 
-source as (
-    select * from {{ source('raw', 'prices') }}
-),
-
-files as (
-    select file_hash, loaded_at from {{ source('raw', 'files') }}
-),
-
-ranked as (
-    select
-        source.*,
-        row_number() over (
-            partition by customer_id, sku, valid_from
-            order by files.loaded_at desc, source.source_file desc
-        ) as version_rank
-    from source
-    left join files on source.file_hash = files.file_hash
+latest as (
+    {{ latest_rows('prices', 'customer_id, sku, valid_from') }}
 ),
 
 final as (
@@ -32,8 +17,7 @@ final as (
         source_file,
         file_hash,
         source_position
-    from ranked
-    where version_rank = 1
+    from latest
 )
 
 select * from final

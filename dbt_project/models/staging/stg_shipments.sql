@@ -1,24 +1,9 @@
--- One row per shipped invoice line, with its proof of delivery; when several files carry the same key, the row from
--- the file loaded last wins.
+-- One row per shipped invoice line, with its proof of delivery. When several
+-- files carry the same key, the row from the file loaded last wins.
 with
 
-source as (
-    select * from {{ source('raw', 'shipments') }}
-),
-
-files as (
-    select file_hash, loaded_at from {{ source('raw', 'files') }}
-),
-
-ranked as (
-    select
-        source.*,
-        row_number() over (
-            partition by invoice_id, line_number
-            order by files.loaded_at desc, source.source_file desc
-        ) as version_rank
-    from source
-    left join files on source.file_hash = files.file_hash
+latest as (
+    {{ latest_rows('shipments', 'invoice_id, line_number') }}
 ),
 
 final as (
@@ -33,8 +18,7 @@ final as (
         source_file,
         file_hash,
         source_position
-    from ranked
-    where version_rank = 1
+    from latest
 )
 
 select * from final
