@@ -9,3 +9,4 @@ from shortpay.settings import disable_telemetry
 disable_telemetry()
 # Keep Prefect's own database and settings out of the developer's home.
 os.environ.setdefault("PREFECT_HOME", os.path.join(os.getcwd(), ".pytest_cache", "prefect"))
+os.makedirs(os.environ["PREFECT_HOME"], exist_ok=True)
