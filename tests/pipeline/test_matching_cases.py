@@ -148,3 +148,28 @@ def test_reference_variants_match(warehouse):
 def test_currencies_are_never_compared(warehouse):
     assert exception_types(warehouse, "PI") == ["currency_mismatch", "unapplied_cash"]
     assert open_amounts(warehouse, "CI") == {"I-1": Decimal("100.00")}
+
+
+def test_payment_of_two_unnamed_invoices(warehouse):
+    applied = query(
+        warehouse,
+        "select invoice_id, applied_amount, match_method from fct_cash_applications"
+        " where payment_id = 'PK' order by invoice_id",
+    )
+    assert applied == [
+        ("K-2", Decimal("250.00"), "amount_combination"),
+        ("K-3", Decimal("400.00"), "amount_combination"),
+    ]
+    assert open_amounts(warehouse, "CK") == {
+        "K-1": Decimal("100.00"),
+        "K-2": Decimal("0.00"),
+        "K-3": Decimal("0.00"),
+    }
+    assert exception_types(warehouse, "PK") == []
+
+
+def test_two_fitting_combinations_are_ambiguous(warehouse):
+    assert exception_types(warehouse, "PL") == ["ambiguous_match", "unapplied_cash"]
+    assert query(
+        warehouse, "select count(*) from fct_cash_applications where payment_id = 'PL'"
+    ) == [(0,)]

@@ -136,7 +136,7 @@ line_exceptions as (
                 || coalesce('''' || matches.invoice_reference || '''', '(none)')
                 || ' of payment ' || matches.payment_id || ' fits '
                 || cast(matches.candidate_count as varchar)
-                || ' invoices equally well; nothing was applied'
+                || ' invoices or combinations of invoices equally well; nothing was applied'
             else 'payment ' || matches.payment_id || ' is in '
                 || matches.payment_currency
                 || ' but the matched invoice is in another currency; nothing was applied'

@@ -6,9 +6,47 @@
 -- invoice applies nothing and its money stays unapplied.
 with
 
-matches as (
+matched_lines as (
     select * from {{ ref('int_remittance_matches') }}
     where match_status = 'matched'
+),
+
+combinations as (
+    select * from {{ ref('int_combination_matches') }}
+    where invoice_id is not null
+),
+
+{% set line_columns = [
+    'payment_id', 'line_number', 'file_hash', 'payer_customer_id', 'payment_date',
+    'invoice_reference', 'match_method', 'match_confidence', 'is_partial',
+    'adjustment_count', 'source_file', 'source_position',
+] %}
+
+-- A line matched to a combination of invoices pays each of them in full.
+matches as (
+    select
+        {% for column in line_columns %}{{ column }}, {% endfor %}
+        invoice_id,
+        invoice_customer_id,
+        paid_amount,
+        discount_amount,
+        withheld_amount
+    from matched_lines
+    where match_method <> 'amount_combination'
+    union all
+    select
+        {% for column in line_columns %}matched_lines.{{ column }}, {% endfor %}
+        combinations.invoice_id,
+        combinations.invoice_customer_id,
+        combinations.total_amount as paid_amount,
+        cast(0 as decimal(18, 2)) as discount_amount,
+        cast(0 as decimal(18, 2)) as withheld_amount
+    from matched_lines
+    inner join combinations
+        on matched_lines.payment_id = combinations.payment_id
+        and matched_lines.file_hash = combinations.file_hash
+        and matched_lines.line_number = combinations.line_number
+    where matched_lines.match_method = 'amount_combination'
 ),
 
 invoices as (

@@ -1,6 +1,8 @@
 -- One row per remittance line: the invoice it was matched to, by which
 -- method, or why it was not matched (no candidate, or several equally good
--- candidates). Nothing is guessed: a tie is `ambiguous`.
+-- candidates). Nothing is guessed: a tie is `ambiguous`. A line paying a
+-- combination of invoices is `matched` with method `amount_combination`
+-- and no invoice_id; its invoices are in int_combination_matches.
 with
 
 lines as (
@@ -13,6 +15,17 @@ candidates as (
 
 invoices as (
     select invoice_id, customer_id, currency from {{ ref('int_invoices_prepared') }}
+),
+
+combination_lines as (
+    select
+        payment_id,
+        file_hash,
+        line_number,
+        max(combination_count) as combination_count,
+        count(invoice_id) as member_count
+    from {{ ref('int_combination_matches') }}
+    group by payment_id, file_hash, line_number
 ),
 
 -- The payer's own invoice beats one of its family at the same method.
@@ -64,20 +77,39 @@ final as (
         case
             when best.candidate_count = 1 then best.invoice_customer_id
         end as invoice_customer_id,
-        best.match_method,
-        coalesce(best.candidate_count, 0) as candidate_count,
+        coalesce(
+            best.match_method,
+            case
+                when combination_lines.combination_count = 1
+                    then 'amount_combination'
+            end
+        ) as match_method,
+        coalesce(
+            best.candidate_count,
+            case
+                when combination_lines.combination_count = 1
+                    then combination_lines.member_count
+                else combination_lines.combination_count
+            end,
+            0
+        ) as candidate_count,
         cast(
-            case best.method_rank
-                when 1 then 1.00
-                when 2 then 0.98
-                when 3 then 0.95
-                when 4 then 0.90
-                when 5 then 0.85
-                when 6 then 0.80
+            case
+                when best.method_rank = 1 then 1.00
+                when best.method_rank = 2 then 0.98
+                when best.method_rank = 3 then 0.95
+                when best.method_rank = 4 then 0.90
+                when best.method_rank = 5 then 0.85
+                when best.method_rank = 6 then 0.80
+                when combination_lines.combination_count = 1 then 0.75
             end as decimal(3, 2)
         ) as match_confidence,
         case
             when lines.is_void then 'void'
+            when best.candidate_count is null
+                and combination_lines.combination_count = 1 then 'matched'
+            when best.candidate_count is null
+                and combination_lines.combination_count > 1 then 'ambiguous'
             when best.candidate_count is null then 'unmatched'
             when best.candidate_count > 1 then 'ambiguous'
             when invoices.currency <> lines.payment_currency then 'currency_mismatch'
@@ -92,6 +124,10 @@ final as (
         on best.invoice_id = invoices.invoice_id
         and best.invoice_customer_id = invoices.customer_id
         and best.candidate_count = 1
+    left join combination_lines
+        on lines.payment_id = combination_lines.payment_id
+        and lines.file_hash = combination_lines.file_hash
+        and lines.line_number = combination_lines.line_number
 )
 
 select * from final

@@ -8,7 +8,7 @@ allocations as (
 
 final as (
     select
-        {{ stable_id('APP', ['payment_id', 'cast(line_number as varchar)']) }}
+        {{ stable_id('APP', ['payment_id', 'cast(line_number as varchar)', 'invoice_id']) }}
             as application_id,
         payment_id,
         line_number as remittance_line_number,
