@@ -20,8 +20,20 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> Pat
     inbox = tmp_path_factory.mktemp("matching_inbox")
     for source in CASES.glob("*.csv"):
         shutil.copy(source, inbox / source.name)
+    # Amounts within five cents corroborate a match.
+    rules = tmp_path_factory.mktemp("matching_rules") / "rules"
+    shutil.copytree(RULES_DIR, rules)
+    settings = rules / "settings.yaml"
+    text = settings.read_text(encoding="utf-8")
+    assert "match_amount_tolerance:\n    value: 0.00" in text
+    settings.write_text(
+        text.replace(
+            "match_amount_tolerance:\n    value: 0.00", "match_amount_tolerance:\n    value: 0.05"
+        ),
+        encoding="utf-8",
+    )
     target = tmp_path_factory.mktemp("matching") / "warehouse.duckdb"
-    run_pipeline(inbox, target, RULES_DIR, date(2026, 11, 30))
+    run_pipeline(inbox, target, rules, date(2026, 11, 30))
     return target
 
 
@@ -40,8 +52,7 @@ def exception_types(warehouse: Path, entity_prefix: str) -> list[str]:
         exception_type
         for (exception_type,) in query(
             warehouse,
-            "select exception_type from exceptions where entity_id like ?"
-            " order by exception_type",
+            "select exception_type from exceptions where entity_id like ? order by exception_type",
             [entity_prefix + "%"],
         )
     ]
@@ -173,3 +184,19 @@ def test_two_fitting_combinations_are_ambiguous(warehouse):
     assert query(
         warehouse, "select count(*) from fct_cash_applications where payment_id = 'PL'"
     ) == [(0,)]
+
+
+def test_amount_within_tolerance_matches(warehouse):
+    applied = query(
+        warehouse,
+        "select invoice_id, applied_amount, match_method from fct_cash_applications"
+        " where payment_id = 'PM'",
+    )
+    assert applied == [("M-1", Decimal("479.97"), "amount_within_tolerance")]
+    shortfall = query(
+        warehouse,
+        "select deduction_amount, category, validity, is_auto_approved from fct_deductions"
+        " where payment_id = 'PM'",
+    )
+    assert shortfall == [(Decimal("0.03"), "unidentified", "valid", True)]
+    assert open_amounts(warehouse, "CM") == {"M-1": Decimal("0.00")}

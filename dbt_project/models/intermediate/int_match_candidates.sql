@@ -17,6 +17,22 @@ family as (
     select * from {{ ref('int_customer_family') }}
 ),
 
+-- How far an amount may differ from the invoice total and still
+-- corroborate it (setting match_amount_tolerance, 0.00 by default).
+settings as (
+    select
+        coalesce(
+            max(
+                case
+                    when key = 'match_amount_tolerance'
+                        then {{ try_cast_to('value', 'decimal(18, 2)') }}
+                end
+            ),
+            0
+        ) as amount_tolerance
+    from {{ source('rules', 'settings') }}
+),
+
 exact_matches as (
     select
         lines.payment_id, lines.line_number, lines.file_hash,
@@ -115,10 +131,11 @@ fuzzy_matches as (
         payment_id, line_number, file_hash, invoice_id, invoice_customer_id,
         'fuzzy_reference' as match_method, 4 as method_rank
     from family_invoices
+    cross join settings
     where length(reference_key) >= 4
         and abs(length(reference_key) - length(invoice_key)) <= 1
         and {{ edit_distance('reference_key', 'invoice_key') }} = 1
-        and total_amount = gross_amount
+        and abs(total_amount - gross_amount) <= settings.amount_tolerance
 ),
 
 memo_matches as (
@@ -140,6 +157,20 @@ amount_matches as (
         and not is_referenced
 ),
 
+-- An amount within the tolerance ranks below an exact one, so an exact
+-- amount wins and two near ones tie.
+near_amount_matches as (
+    select
+        payment_id, line_number, file_hash, invoice_id, invoice_customer_id,
+        'amount_within_tolerance' as match_method, 7 as method_rank
+    from family_invoices
+    cross join settings
+    where settings.amount_tolerance > 0
+        and total_amount <> gross_amount
+        and abs(total_amount - gross_amount) <= settings.amount_tolerance
+        and not is_referenced
+),
+
 final as (
     select * from in_family
     union all
@@ -148,6 +179,8 @@ final as (
     select * from memo_matches
     union all
     select * from amount_matches
+    union all
+    select * from near_amount_matches
 )
 
 select * from final

@@ -101,6 +101,7 @@ final as (
                 when best.method_rank = 4 then 0.90
                 when best.method_rank = 5 then 0.85
                 when best.method_rank = 6 then 0.80
+                when best.method_rank = 7 then 0.70
                 when combination_lines.combination_count = 1 then 0.75
             end as decimal(3, 2)
         ) as match_confidence,
