@@ -71,7 +71,7 @@ def summarize_build(work_db: Path) -> dict:
         exceptions = dict(
             connection.execute(
                 "select exception_type, count(*) from marts.exceptions"
-                " group by exception_type order by exception_type"
+                " where status = 'open' group by exception_type order by exception_type"
             ).fetchall()
         )
         match_methods = dict(
@@ -118,6 +118,7 @@ def summarize_build(work_db: Path) -> dict:
             "by_category": by_category,
             "by_validity": by_validity,
         },
+        # Open items only: what is resolved in the review log is not counted.
         "exceptions": {"count": sum(exceptions.values()), "by_type": exceptions},
         "balances": balances,
     }
@@ -151,7 +152,7 @@ def format_summary(summary: dict) -> str:
     lines.append("    by category:")
     for category, values in deductions["by_category"].items():
         lines.append(f"      {category:<18} {values['count']:>6} {values['amount']:>16}")
-    lines.append(f"  exceptions: {summary['exceptions']['count']}")
+    lines.append(f"  open exceptions: {summary['exceptions']['count']}")
     for exception_type, count in summary["exceptions"]["by_type"].items():
         lines.append(f"    {exception_type:<26} {count:>6}")
     followups = summary.get("followups") or {}

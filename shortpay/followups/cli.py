@@ -55,7 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     send.set_defaults(handler=_send)
 
     listing = commands.add_parser("list", help="list the outbox")
-    listing.add_argument("--warehouse", required=True, help="published warehouse file")
+    listing.add_argument(
+        "--warehouse", type=Path, default=Path("data/warehouse.duckdb"),
+        help="published warehouse file (default: data/warehouse.duckdb)",
+    )
     listing.add_argument("--status", action="append",
                          help="only messages with this status (repeatable)")
     listing.add_argument("--deduction", metavar="ID", help="only this deduction's messages")
@@ -65,7 +68,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     resolve = commands.add_parser(
         "resolve", help="settle an unknown, failed or suppressed message by hand"
     )
-    resolve.add_argument("--warehouse", required=True, help="published warehouse file")
+    resolve.add_argument(
+        "--warehouse", type=Path, default=Path("data/warehouse.duckdb"),
+        help="published warehouse file (default: data/warehouse.duckdb)",
+    )
     resolve.add_argument("message_id", help="outbox message id, such as D1:first_notice")
     resolve.add_argument(
         "--as", dest="new_status", required=True, choices=("sent", "queued", "failed"),
@@ -80,7 +86,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     suppress = commands.add_parser(
         "suppress", help="never write to these addresses again, or list them"
     )
-    suppress.add_argument("--warehouse", required=True, help="published warehouse file")
+    suppress.add_argument(
+        "--warehouse", type=Path, default=Path("data/warehouse.duckdb"),
+        help="published warehouse file (default: data/warehouse.duckdb)",
+    )
     suppress.add_argument("emails", nargs="*", metavar="EMAIL", help="addresses to suppress")
     suppress.add_argument("--reason", default="suppressed by hand", help="why, for the record")
     suppress.add_argument("--list", action="store_true", help="list suppressed addresses")
@@ -88,7 +97,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--warehouse", required=True, help="published warehouse file")
+    parser.add_argument(
+        "--warehouse", type=Path, default=Path("data/warehouse.duckdb"),
+        help="published warehouse file (default: data/warehouse.duckdb)",
+    )
     parser.add_argument(
         "--as-of", type=dt.date.fromisoformat, default=None,
         help="business date YYYY-MM-DD for the cadence (default: today)",

@@ -114,7 +114,7 @@ def read_camt(data: bytes) -> ParseResult:
             f"the XML namespace '{etree.QName(root).namespace}' is not camt.053 or camt.054",
         )
     message, version = match.groups()
-    result.format = f"camt.{message}"
+    result.format = f"camt{message}"
     if version not in TESTED_VERSIONS:
         result.issues.append(
             ParseIssue(
@@ -160,6 +160,19 @@ def _read_reports(reports: list[etree._Element], message: str, result: ParseResu
             if amount is None:
                 raise CamtError(position, f"{position} has no Amt")
             credits.append(amount[0])
+            status = _text(element, "{*}Sts/{*}Cd") or _text(element, "{*}Sts")
+            if status is not None and status.strip().upper() != "BOOK":
+                # Pending (PDNG) and information-only (INFO) entries were not
+                # booked, so they are no money received yet.
+                result.issues.append(
+                    ParseIssue(
+                        position,
+                        f"{position} has status {status.strip()}, not BOOK, so it is not read"
+                        " as a payment",
+                        severity="info",
+                    )
+                )
+                continue
             entry = _Entry(
                 element=element,
                 position=position,

@@ -93,8 +93,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         if action in {"approve", "write_off"}:
             parser.add_argument(
                 "--four-eyes-amount",
-                help="amount above which a second person must approve "
-                "(default: four_eyes_amount of RULES/settings.yaml, else 5000.00)",
+                help="a lower amount than the setting above which a second person must "
+                "approve; a higher amount is ignored (default: four_eyes_amount of "
+                "RULES/settings.yaml, else 5000.00)",
             )
             parser.add_argument(
                 "--rules",
@@ -244,9 +245,11 @@ def _optional_amount(text: str | None) -> Decimal | None:
 
 
 def _four_eyes_amount(args: argparse.Namespace) -> Decimal:
+    """Return the four-eyes amount; an option may only make it stricter than the rules."""
+    setting = read_four_eyes_amount(getattr(args, "rules", DEFAULT_RULES_DIR))
     if getattr(args, "four_eyes_amount", None):
-        return parse_amount(args.four_eyes_amount)
-    return read_four_eyes_amount(getattr(args, "rules", DEFAULT_RULES_DIR))
+        return min(parse_amount(args.four_eyes_amount), setting)
+    return setting
 
 
 def run_verify(args: argparse.Namespace) -> int:

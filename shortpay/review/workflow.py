@@ -180,6 +180,7 @@ def decide_deduction(
         raise ReviewError(
             f"unknown deduction action {action!r}: use one of {', '.join(DEDUCTION_STATUS_AFTER)}"
         )
+    actor = (actor or "").strip()
     if not actor:
         raise ReviewError("missing actor: pass --actor NAME or set USER")
 
@@ -250,7 +251,8 @@ def _check_four_eyes(
             f"{rule}, so one person proposes and another person approves: "
             f"run `shortpay review propose {state.deduction_id}` first"
         )
-    if proposer == actor:
+    # Names differing only in case or surrounding spaces are one person.
+    if proposer.strip().casefold() == actor.strip().casefold():
         raise ReviewError(f"{rule}: {actor} proposed it, so someone else must {action} it")
 
 
@@ -295,6 +297,7 @@ def decide_exception(
         raise ReviewError(
             f"unknown exception action {action!r}: use one of {', '.join(EXCEPTION_STATUS_AFTER)}"
         )
+    actor = (actor or "").strip()
     if not actor:
         raise ReviewError("missing actor: pass --actor NAME or set USER")
     if action == "assign" and not assignee:

@@ -166,6 +166,24 @@ def test_four_eyes_amount_option(paths, capsys):
     assert "above the four-eyes amount 100.00" in err
 
 
+def test_four_eyes_option_cannot_raise_limit(paths, capsys):
+    """A higher amount on the command line leaves the rules' 5000.00 in force."""
+    code, _, err = run(
+        capsys,
+        "approve",
+        "D2",
+        "--actor",
+        "ana",
+        "--four-eyes-amount",
+        "1000000.00",
+        "--warehouse",
+        str(paths.warehouse),
+    )
+
+    assert code == 1
+    assert "above the four-eyes amount 5000.00" in err
+
+
 def test_four_eyes_amount_from_rules(paths, capsys, tmp_path):
     rules = tmp_path / "rules"
     rules.mkdir()

@@ -151,6 +151,17 @@ def test_four_eyes_rejects_same_person(tmp_path):
     assert [item.action for item in read_decisions(state_db)] == ["propose"]
 
 
+@pytest.mark.parametrize("same_person", ["ANA", " ana ", "Ana"])
+def test_four_eyes_same_person_any_spelling(tmp_path, same_person):
+    state_db = tmp_path / "state.duckdb"
+    decide_deduction(state_db, LARGE, "propose", "ana")
+
+    with pytest.raises(ReviewError, match="proposed it, so someone else must approve it"):
+        decide_deduction(state_db, LARGE, "approve", same_person)
+
+    assert [item.action for item in read_decisions(state_db)] == ["propose"]
+
+
 def test_four_eyes_accepts_second_person(tmp_path):
     state_db = tmp_path / "state.duckdb"
     decide_deduction(state_db, LARGE, "propose", "ana")
