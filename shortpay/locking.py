@@ -37,7 +37,8 @@ def run_lock(path: Path, timeout: float = 3600.0) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise RunLockTimeout(
-                        f"another Shortpay run still holds {path} after {timeout:.0f} s"
+                        f"timed out after {timeout:.0f} s waiting for the lock {path}, which another"
+                        " Shortpay run holds; wait for it to finish or raise the timeout"
                     ) from None
                 if not announced:
                     log.info("waiting for the run in progress to finish (lock %s)", path)

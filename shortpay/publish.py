@@ -3,7 +3,7 @@
 The public tables are copied into a new DuckDB file beside the published
 one, which then replaces it with one ``os.replace``. A reader that has the
 old file open keeps reading it untouched (the old inode stays alive until
-it closes), and the next reader opens the new file, so nobody ever sees a
+it closes), and the next reader opens the new file, so no reader sees a
 half-built table. A run that fails before this step leaves the last good
 warehouse in place.
 """
