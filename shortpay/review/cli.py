@@ -15,6 +15,7 @@ from typing import Any
 from shortpay.review.log import read_decisions, verify_chain
 from shortpay.review.queue import (
     QueueFilters,
+    closed_dispute_window,
     list_queue,
     load_deduction,
     load_exception,
@@ -229,6 +230,14 @@ def run_decision(args: argparse.Namespace) -> int:
             reason=args.reason,
             assignee=getattr(args, "assignee", None),
         )
+    if action == "dispute":
+        deadline = closed_dispute_window(paths.warehouse, args.item_id, date.today())
+        if deadline is not None:
+            print(
+                f"note: the dispute window of {args.item_id} closed on {deadline.isoformat()},"
+                " so no follow-up message will be sent for it",
+                file=sys.stderr,
+            )
     if args.json:
         _print_json(decision.as_dict())
     else:

@@ -91,6 +91,17 @@ def load_deduction(warehouse: Path, deduction_id: str) -> DeductionState | None:
     return DeductionState(deduction_id, row[0], row[1], row[2], row[3], row[4])
 
 
+def closed_dispute_window(warehouse: Path, deduction_id: str, today: date) -> date | None:
+    """Return the deadline of a deduction whose dispute window closed before ``today``."""
+    with open_warehouse(warehouse) as connection:
+        row = connection.execute(
+            "select deadline_date from fct_deductions where deduction_id = ?", [deduction_id]
+        ).fetchone()
+    if row is None or row[0] is None or row[0] >= today:
+        return None
+    return row[0]
+
+
 def load_exception(warehouse: Path, exception_id: str) -> ExceptionState | None:
     """Return the published state of an exceptions-queue item, or None."""
     with open_warehouse(warehouse) as connection:

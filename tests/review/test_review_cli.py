@@ -258,3 +258,20 @@ def test_verify_ok_and_tampered(paths, capsys):
     assert [(item["sequence"], item["problem"]) for item in report["problems"]] == [
         (1, "entry_hash does not match the entry's values")
     ]
+
+
+def test_dispute_after_deadline_warns(paths, capsys):
+    connection = duckdb.connect(str(paths.warehouse))
+    connection.execute(
+        "update fct_deductions set deadline_date = date '2020-01-31' where deduction_id = 'D1'"
+    )
+    connection.close()
+
+    code, out, err = run(
+        capsys, "dispute", "D1", "--actor", "ana", "--warehouse", str(paths.warehouse)
+    )
+
+    assert code == 0
+    assert "-> disputed" in out
+    assert "dispute window of D1 closed on 2020-01-31" in err
+    assert "no follow-up message will be sent" in err
