@@ -121,35 +121,45 @@ routing_candidates as (
         and (rule.max_amount is null or scoped.deduction_amount < rule.max_amount)
 ),
 
-final as (
+-- Under a tolerance, a deduction that needs review is approved as valid,
+-- and an invalid one keeps its validity, so the invalid rate stays true,
+-- but is written off instead of disputed.
+auto_approved as (
     select
-        deductions.*,
+        deductions.deduction_id,
         coalesce(
             tolerance.is_within_tolerance and deductions.evidence_validity <> 'valid',
             false
-        ) as is_auto_approved,
+        ) as is_auto_approved
+    from deductions
+    left join tolerance on deductions.deduction_id = tolerance.deduction_id
+),
+
+final as (
+    select
+        deductions.*,
+        auto_approved.is_auto_approved,
         case
-            when tolerance.is_within_tolerance and deductions.evidence_validity <> 'valid'
-                then 'valid'
+            when auto_approved.is_auto_approved
+                and deductions.evidence_validity = 'needs_review' then 'valid'
             else deductions.evidence_validity
         end as validity,
         cast(
             case
-                when tolerance.is_within_tolerance
-                    and deductions.evidence_validity <> 'valid'
+                when auto_approved.is_auto_approved
+                    and deductions.evidence_validity = 'needs_review'
                     then deductions.deduction_amount
                 else deductions.evidence_valid_amount
             end as decimal(18, 2)
         ) as valid_amount,
         case
-            when tolerance.is_within_tolerance and deductions.evidence_validity <> 'valid'
-                then 'written off under tolerance rule ' || tolerance.rule_id
-                    || ' (' || deductions.evidence_reason || ')'
+            when auto_approved.is_auto_approved
+                then deductions.evidence_reason
+                    || '; written off under tolerance rule ' || tolerance.rule_id
             else deductions.evidence_reason
         end as validity_reason,
         case
-            when tolerance.is_within_tolerance and deductions.evidence_validity <> 'valid'
-                then tolerance.rule_id
+            when auto_approved.is_auto_approved then tolerance.rule_id
             else deductions.validity_rule_id
         end as rule_id,
         deductions.payment_date as opened_date,
@@ -161,6 +171,7 @@ final as (
         routing_candidates.team,
         routing_candidates.rule_id as routing_rule_id
     from deductions
+    inner join auto_approved on deductions.deduction_id = auto_approved.deduction_id
     left join tolerance on deductions.deduction_id = tolerance.deduction_id
     left join window_candidates
         on deductions.deduction_id = window_candidates.deduction_id

@@ -52,8 +52,20 @@ decided as (
             as final_valid_amount,
         coalesce(
             decided_status,
-            case when is_auto_approved then 'approved' else 'open' end
-        ) as status
+            case
+                when is_auto_approved and validity = 'invalid' then 'written_off'
+                when is_auto_approved then 'approved'
+                else 'open'
+            end
+        ) as status,
+        -- An automatic write-off is resolved when the deduction is opened.
+        coalesce(
+            resolved_at,
+            case
+                when decided_status is null and is_auto_approved and validity = 'invalid'
+                    then cast(opened_date as timestamp)
+            end
+        ) as effective_resolved_at
     from merged
 ),
 
@@ -85,8 +97,8 @@ final as (
         opened_date,
         case
             when status in ('recovered', 'written_off', 'closed')
-                and resolved_at is not null
-                then {{ days_between('opened_date', 'cast(resolved_at as date)') }}
+                and effective_resolved_at is not null
+                then {{ days_between('opened_date', 'cast(effective_resolved_at as date)') }}
             else {{ days_between('opened_date', as_of_date()) }}
         end as days_outstanding,
         rule_id,
@@ -105,7 +117,7 @@ final as (
         debit_memo_line_number,
         payment_date,
         first_decided_at,
-        resolved_at,
+        effective_resolved_at as resolved_at,
         source_file,
         source_position
     from decided
