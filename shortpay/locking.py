@@ -37,8 +37,8 @@ def run_lock(path: Path, timeout: float = 3600.0) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise RunLockTimeout(
-                        f"timed out after {timeout:.0f} s waiting for the lock {path}, which another"
-                        " Shortpay run holds; wait for it to finish or raise the timeout"
+                        f"timed out after {timeout:.0f} s waiting for lock {path}: another"
+                        " Shortpay run is in progress; wait for it to finish, then retry"
                     ) from None
                 if not announced:
                     log.info("waiting for the run in progress to finish (lock %s)", path)

@@ -150,11 +150,14 @@ def format_summary(summary: dict) -> str:
     for validity, values in deductions["by_validity"].items():
         lines.append(f"      {validity:<18} {values['count']:>6} {values['amount']:>16}")
     lines.append("    by category:")
+
     for category, values in deductions["by_category"].items():
         lines.append(f"      {category:<18} {values['count']:>6} {values['amount']:>16}")
+
     lines.append(f"  open exceptions: {summary['exceptions']['count']}")
     for exception_type, count in summary["exceptions"]["by_type"].items():
         lines.append(f"    {exception_type:<26} {count:>6}")
+
     followups = summary.get("followups") or {}
     if followups:
         described = ", ".join(f"{key} {value}" for key, value in followups.items())

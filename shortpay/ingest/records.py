@@ -114,8 +114,8 @@ class ParseIssue:
 class ParseResult:
     """Everything read from one file.
 
-    ``rejected`` set means the whole file is quarantined and none of its
-    records are loaded; ``issues`` then holds the reason. Otherwise the
+    When ``rejected`` is set, the whole file is quarantined, none of its
+    records are loaded, and ``issues`` contains the reason. Otherwise the
     records are loaded and each issue becomes an exceptions row.
     """
 

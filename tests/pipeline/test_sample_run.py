@@ -270,8 +270,8 @@ def test_overview_notebook_runs(sample_runs):
     notebook = json.loads(
         (REPO_ROOT / "notebooks" / "deductions_overview.ipynb").read_text(encoding="utf-8")
     )
-    shown: list = []
-    namespace = {"display": lambda *frames: shown.extend(frames)}
+    displayed_frames: list = []
+    namespace = {"display": lambda *frames: displayed_frames.extend(frames)}
     for cell in notebook["cells"]:
         if cell["cell_type"] != "code":
             continue
@@ -279,7 +279,7 @@ def test_overview_notebook_runs(sample_runs):
             '"../data/warehouse.duckdb"', repr(str(sample_runs["warehouse"]))
         )
         exec(compile(source, "deductions_overview.ipynb", "exec"), namespace)  # noqa: S102
-    assert len(shown) == 4
-    assert shown[0].shape[1] == 1
-    assert len(shown[2]) >= 1
+    assert len(displayed_frames) == 4
+    assert displayed_frames[0].shape[1] == 1
+    assert len(displayed_frames[2]) >= 1
     namespace["connection"].close()

@@ -330,8 +330,8 @@ deadlines_passed as (
         and deadline_date < {{ as_of_date() }}
 ),
 
--- A message whose delivery failed or is unknown is held for a person; it
--- shows from the run after the one that tried to send it.
+-- A message whose delivery failed or is unknown is held for a person. The
+-- outbox is read at the start of a run, so the item appears one run later.
 undelivered as (
     select
         'followup_undelivered' as exception_type,

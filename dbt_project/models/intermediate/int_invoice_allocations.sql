@@ -71,9 +71,9 @@ later_lines as (
     from matches
 ),
 
--- A line is a partial payment when the remittance says so, when the rules
--- treat every unexplained short payment so, or when it explains nothing and
--- a later payment pays the same invoice.
+-- A line is a partial payment when the remittance marks it as one. A line
+-- that explains nothing is one too when the setting treats every such short
+-- payment so, or when a later payment pays the same invoice.
 ordered as (
     select
         later_lines.*,

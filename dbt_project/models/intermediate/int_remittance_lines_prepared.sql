@@ -105,9 +105,9 @@ prepared as (
 final as (
     select
         prepared.*,
-        -- What the customer says the invoice was worth before deductions:
-        -- paid plus discount plus withheld amounts, or the remittance's own
-        -- invoice amount when it gives one.
+        -- The invoice's worth before deductions, as the customer states it:
+        -- the remittance's own invoice amount, else paid plus discount plus
+        -- withheld amounts.
         cast(
             coalesce(invoice_amount, paid_amount + discount_amount + withheld_amount)
             as decimal(18, 2)

@@ -1,6 +1,6 @@
--- One row per payment read from the inbox. A payment id seen again in a
--- later file keeps the first file's row; the later one is flagged here and
--- reported as an exception, never posted twice.
+-- One row per payment read from the inbox. When a payment id comes again in
+-- a later file, the first file's row is kept. The later row is flagged here,
+-- so it is reported as an exception and not posted twice.
 with
 
 source as (
