@@ -99,7 +99,7 @@ def main_flow(
             ingest = timed("ingest", ingest_inbox, inbox, paths, run_id)
             rules_hash = timed("rules", load_rule_tables, rules_dir, paths)
             timed("snapshot", snapshot_review_state, paths)
-            timed("dbt", build_models, paths, as_of, run_id)
+            build = timed("dbt", build_models, paths, as_of, run_id, rules_hash)
             quality = timed("quality", check_quality, paths, run_id, as_of, expectations_dir)
             if quality.get("blocking_failed"):
                 raise PipelineError("quality", describe_blocking_checks(quality))
@@ -126,6 +126,7 @@ def main_flow(
             "outbox": str(paths.outbox_dir),
             "rules_hash": rules_hash,
             "ingest": ingest,
+            "build": build,
             "quality": quality,
             "followups": followups,
             "published_rows": published,

@@ -34,19 +34,28 @@ def run_dbt_build(
     run_id: str,
     select: str | None = None,
     exclude: str | None = None,
+    incremental: bool = False,
 ) -> DbtResult:
-    """Run ``dbt build`` on the work database and raise DbtBuildError on any failure."""
+    """Run ``dbt build`` on the work database and raise DbtBuildError on any failure.
+
+    With ``incremental`` the invoice-grain models rebuild only the invoices
+    that unbuilt files touch (see shortpay.build_plan); without it every
+    incremental model is rebuilt from scratch.
+    """
     os.environ["SHORTPAY_WORK_DB"] = str(work_db)
+    variables = {"as_of": as_of.isoformat(), "run_id": run_id, "incremental_build": incremental}
     arguments = [
         "build",
         "--project-dir", str(DBT_PROJECT_DIR),
         "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(target_dir / "target"),
         "--log-path", str(target_dir / "logs"),
-        "--vars", json.dumps({"as_of": as_of.isoformat(), "run_id": run_id}),
+        "--vars", json.dumps(variables),
         "--quiet",
         "--no-version-check",
     ]
+    if not incremental:
+        arguments.append("--full-refresh")
     if select:
         arguments += ["--select", select]
     if exclude:

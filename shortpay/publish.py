@@ -26,6 +26,7 @@ PUBLIC_TABLES = (
     "fct_invoices",
     "fct_remittance_lines",
     "fct_invoice_lines",
+    "fct_deduction_lines",
     "dim_customers",
     "exceptions",
     "rpt_deductions_aging",

@@ -124,6 +124,14 @@ def summarize_build(work_db: Path) -> dict:
     }
 
 
+def _build_line(build: dict | None) -> list[str]:
+    if not build:
+        return []
+    return [
+        f"  build: {build['mode']}, {build['new_files']} new files ({build['reason']})"
+    ]
+
+
 def format_summary(summary: dict) -> str:
     """Render the run summary as the plain-text block the CLI prints."""
     payments = summary["payments"]
@@ -136,6 +144,7 @@ def format_summary(summary: dict) -> str:
         f" {ingest.get('files_rejected', 0)} rejected,"
         f" {ingest.get('files_unsupported', 0)} not a known format,"
         f" {ingest.get('files_duplicate', 0)} read before (same content)",
+        *_build_line(summary.get("build")),
         f"  payments: {payments['count']} received {payments['received']}: applied to"
         f" invoices {payments['applied']}, unapplied {payments['unapplied']}, deducted at"
         f" payment level {payments['payment_level_deductions']}",

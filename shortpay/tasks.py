@@ -67,11 +67,21 @@ def snapshot_review_state(paths: Paths) -> int:
 
 
 @task(cache_policy=NO_CACHE, timeout_seconds=7200)
-def build_models(paths: Paths, as_of: date, run_id: str) -> DbtResult:
-    """Build and test every model except the exceptions queue."""
-    return run_dbt_build(
-        paths.work_db, paths.work_dir, as_of, run_id, exclude=EXCEPTIONS_MODELS
+def build_models(paths: Paths, as_of: date, run_id: str, rules_hash: str) -> dict:
+    """Build and test every model except the exceptions queue, incrementally when allowed."""
+    from shortpay.build_plan import plan_build, record_build
+
+    plan = plan_build(paths.work_db, rules_hash)
+    get_run_logger().info(
+        "dbt build: %s (%s), %d new files",
+        "incremental" if plan.incremental else "full", plan.reason, len(plan.unbuilt_files),
     )
+    run_dbt_build(
+        paths.work_db, paths.work_dir, as_of, run_id,
+        exclude=EXCEPTIONS_MODELS, incremental=plan.incremental,
+    )
+    record_build(paths.work_db, plan, run_id)
+    return plan.as_dict()
 
 
 @task(cache_policy=NO_CACHE, timeout_seconds=3600)

@@ -52,6 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="keep the run's warehouse, work and state files after the run")
     bench.add_argument("--rules", type=Path, default=None,
                        help="rules folder (default: the rules/ folder of the project)")
+    bench.add_argument("--increment", action="store_true",
+                       help="measure adding a day's files to a built warehouse instead of one run")
     bench.add_argument("--pipeline", default="shortpay.pipeline:run_pipeline",
                        metavar="MODULE:FUNCTION",
                        help="pipeline function to measure (default: %(default)s)")
@@ -88,12 +90,13 @@ def run_bench(args: argparse.Namespace) -> int:
     import json
     import subprocess
 
+    from shortpay.bench.increment import run_increment_benchmark
     from shortpay.bench.runner import format_table, load_pipeline, run_benchmark
     from shortpay.settings import DEFAULT_RULES_DIR
 
     try:
         pipeline = load_pipeline(args.pipeline)
-        report = run_benchmark(
+        report = (run_increment_benchmark if args.increment else run_benchmark)(
             invoices=args.invoices,
             profile=args.profile,
             seed=args.seed,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from warehouse_queries import REPO_ROOT, RULES_DIR, query
@@ -26,7 +27,8 @@ CUSTOMER_OVERRIDE = """
 
 
 @pytest.fixture(scope="module")
-def deductions(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> dict[str, dict]:
+def warehouse(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> Path:
+    """The published warehouse of one run over the validation cases."""
     root = tmp_path_factory.mktemp("validation")
     inbox = root / "inbox"
     shutil.copytree(CASES, inbox)
@@ -36,6 +38,11 @@ def deductions(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> di
         handle.write(CUSTOMER_OVERRIDE)
     warehouse = root / "warehouse.duckdb"
     run_pipeline(inbox, warehouse, rules, date(2026, 11, 30))
+    return warehouse
+
+
+@pytest.fixture(scope="module")
+def deductions(warehouse: Path) -> dict[str, dict]:
     columns = [
         "payment_id", "category", "validity", "deduction_amount", "valid_amount",
         "invalid_amount", "is_auto_approved", "rule_id", "validity_reason",
@@ -126,3 +133,47 @@ def test_debit_memo_explains_short_payment(deductions):
     assert claimed["debit_memo_id"] == "DM-5501"
     assert claimed["customer_reason_code"] == "01"
     assert claimed["category"] == "pricing"
+
+
+@pytest.fixture(scope="module")
+def deduction_parts(warehouse: Path) -> dict[str, list]:
+    """The parts of each payment's deduction, in part order."""
+    rows = query(
+        warehouse,
+        "select d.payment_id, p.invoice_line_number, p.part_amount, p.evidence_amount,"
+        " p.evidence_reference, p.attribution"
+        " from fct_deduction_lines p join fct_deductions d using (deduction_id)"
+        " order by d.payment_id, p.part_number",
+    )
+    parts: dict[str, list] = {}
+    for payment_id, *part in rows:
+        parts.setdefault(payment_id, []).append(tuple(part))
+    return parts
+
+
+def test_shortage_split_over_short_lines(deductions, deduction_parts):
+    """70.00 short: lines 2 and 3 show 30.00 and 35.00 undelivered, 5.00 has no line."""
+    assert decision(deductions["PV17"]) == (
+        "shortage", "invalid", Decimal("65.00"), Decimal("5.00")
+    )
+    assert deduction_parts["PV17"] == [
+        (2, Decimal("30.00"), Decimal("30.00"), "POD-S3-2", "split_by_evidence"),
+        (3, Decimal("35.00"), Decimal("35.00"), "POD-S3-3", "split_by_evidence"),
+        (None, Decimal("5.00"), None, None, "no_line"),
+    ]
+
+
+def test_pricing_split_over_overcharged_lines(deductions, deduction_parts):
+    """15.00 over the agreed prices: 5.00 on line 1 and 10.00 on line 2."""
+    assert decision(deductions["PV18"]) == ("pricing", "valid", Decimal("15.00"), Decimal("0.00"))
+    assert deduction_parts["PV18"] == [
+        (1, Decimal("5.00"), Decimal("5.00"), "price list", "split_by_evidence"),
+        (2, Decimal("10.00"), Decimal("10.00"), "price list", "split_by_evidence"),
+    ]
+
+
+def test_one_line_deduction_is_one_part(deduction_parts):
+    """Two of ten units short on the only line of V-S1: the whole 60.00 is on line 1."""
+    assert deduction_parts["PV7"] == [
+        (1, Decimal("60.00"), Decimal("40.00"), "POD-S1", "single_line"),
+    ]

@@ -1,9 +1,20 @@
 -- One row per invoice: its line evidence summed, and the single line that
 -- explains a shortage or an overcharge when exactly one line does.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=scoped_incremental_strategy(),
+        unique_key='invoice_id',
+    )
+}}
+
+-- depends_on: {{ ref('int_invoice_scope') }}
+
 with
 
 line_evidence as (
     select * from {{ ref('int_invoice_line_evidence') }}
+    where {{ in_invoice_scope('invoice_id') }}
 ),
 
 final as (

@@ -1,18 +1,31 @@
 -- One row per invoice line with the evidence that can back a deduction on
 -- it: the value of what proof of delivery shows as not delivered, and the
 -- value of the invoiced price above the customer's agreed price.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=scoped_incremental_strategy(),
+        unique_key=['invoice_id', 'line_number'],
+    )
+}}
+
+-- depends_on: {{ ref('int_invoice_scope') }}
+
 with
 
 invoice_lines as (
     select * from {{ ref('stg_invoice_lines') }}
+    where {{ in_invoice_scope('invoice_id') }}
 ),
 
 invoices as (
     select invoice_id, customer_id, invoice_date from {{ ref('stg_invoices') }}
+    where {{ in_invoice_scope('invoice_id') }}
 ),
 
 shipments as (
     select * from {{ ref('stg_shipments') }}
+    where {{ in_invoice_scope('invoice_id') }}
 ),
 
 prices as (
@@ -39,6 +52,8 @@ final as (
         invoice_lines.invoice_id,
         invoice_lines.line_number,
         invoice_lines.sku,
+        invoice_lines.description,
+        invoice_lines.uom,
         invoice_lines.quantity,
         invoice_lines.unit_price,
         invoice_lines.line_amount,

@@ -1,9 +1,20 @@
 -- One row per invoice, with its normalised id for reference matching and
 -- the discount terms parsed from notation such as `2/10 NET 30`.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=scoped_incremental_strategy(),
+        unique_key=['invoice_id', 'customer_id'],
+    )
+}}
+
+-- depends_on: {{ ref('int_invoice_scope') }}
+
 with
 
 invoices as (
     select * from {{ ref('stg_invoices') }}
+    where {{ in_invoice_scope('invoice_id') }}
 ),
 
 parsed as (

@@ -14,11 +14,12 @@ payments as (
 ),
 
 invoices as (
-    select invoice_id, customer_id, invoice_date from {{ ref('stg_invoices') }}
+    select invoice_id, customer_id, invoice_date from {{ ref('int_invoices_prepared') }}
 ),
 
 invoice_skus as (
-    select distinct invoice_id, sku from {{ ref('stg_invoice_lines') }}
+    select distinct invoice_id, sku from {{ ref('int_invoice_line_evidence') }}
+    where invoice_id in (select invoice_id from deductions)
 ),
 
 customers as (

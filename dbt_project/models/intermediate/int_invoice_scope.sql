@@ -1,0 +1,55 @@
+-- The invoices an incremental build rebuilds: those with an invoice, line
+-- or shipment row in a file that no earlier build has seen, and those with
+-- a line whose customer and SKU got a new agreed price. A full build
+-- rebuilds everything and leaves this table empty.
+with
+
+{% if var('incremental_build', false) %}
+
+unbuilt_files as (
+    select files.file_hash
+    from {{ source('raw', 'files') }} as files
+    left join {{ source('raw', 'build_files') }} as built
+        on files.file_hash = built.file_hash
+    where built.file_hash is null
+),
+
+new_prices as (
+    select distinct customer_id, sku
+    from {{ source('raw', 'prices') }}
+    where file_hash in (select file_hash from unbuilt_files)
+),
+
+repriced as (
+    select lines.invoice_id
+    from {{ source('raw', 'invoice_lines') }} as lines
+    inner join {{ source('raw', 'invoices') }} as invoices
+        on lines.invoice_id = invoices.invoice_id
+    inner join new_prices
+        on invoices.customer_id = new_prices.customer_id
+        and lines.sku = new_prices.sku
+),
+
+final as (
+    select invoice_id from {{ source('raw', 'invoices') }}
+    where file_hash in (select file_hash from unbuilt_files)
+    union
+    select invoice_id from {{ source('raw', 'invoice_lines') }}
+    where file_hash in (select file_hash from unbuilt_files)
+    union
+    select invoice_id from {{ source('raw', 'shipments') }}
+    where file_hash in (select file_hash from unbuilt_files)
+    union
+    select invoice_id from repriced
+)
+
+{% else %}
+
+final as (
+    select cast(null as varchar) as invoice_id
+    where false
+)
+
+{% endif %}
+
+select * from final

@@ -1,0 +1,181 @@
+-- One row per part of a deduction, on the invoice line it belongs to.
+-- A deduction that the remittance or the evidence ties to one line is one
+-- part on that line. A shortage or pricing deduction whose evidence lies on
+-- several lines is cut into parts line by line, each part up to what the
+-- evidence shows on its line. What the evidence does not cover is a last
+-- part with no line. Any other deduction is one part with no line. The
+-- parts of a deduction add up to its amount.
+with
+
+deductions as (
+    select
+        deduction_id,
+        invoice_id,
+        invoice_line_number,
+        category,
+        deduction_amount,
+        evidence_reference
+    from {{ ref('fct_deductions') }}
+),
+
+lines as (
+    select * from {{ ref('fct_invoice_lines') }}
+),
+
+-- Deductions of an invoice and category lie end to end on one amount axis,
+-- in id order, so two deductions never claim the same evidence.
+spread as (
+    select
+        deductions.*,
+        coalesce(
+            sum(deduction_amount) over (
+                partition by invoice_id, category
+                order by deduction_id
+                rows between unbounded preceding and 1 preceding
+            ),
+            0
+        ) as claim_start,
+        sum(deduction_amount) over (
+            partition by invoice_id, category
+            order by deduction_id
+            rows between unbounded preceding and current row
+        ) as claim_end
+    from deductions
+    where invoice_line_number is null
+        and invoice_id is not null
+        and category in ('shortage', 'pricing')
+),
+
+line_evidence as (
+    select
+        invoice_id,
+        line_number,
+        'shortage' as category,
+        undelivered_amount as evidence_amount,
+        pod_reference as evidence_reference
+    from lines
+    where undelivered_amount > 0
+    union all
+    select
+        invoice_id,
+        line_number,
+        'pricing' as category,
+        overcharged_amount as evidence_amount,
+        'price list' as evidence_reference
+    from lines
+    where overcharged_amount > 0
+),
+
+-- The lines' evidence lies on the same axis, in line order.
+evidence_ranges as (
+    select
+        line_evidence.*,
+        coalesce(
+            sum(evidence_amount) over (
+                partition by invoice_id, category
+                order by line_number
+                rows between unbounded preceding and 1 preceding
+            ),
+            0
+        ) as evidence_start,
+        sum(evidence_amount) over (
+            partition by invoice_id, category
+            order by line_number
+            rows between unbounded preceding and current row
+        ) as evidence_end
+    from line_evidence
+),
+
+split_parts as (
+    select
+        spread.deduction_id,
+        spread.invoice_id,
+        evidence_ranges.line_number as invoice_line_number,
+        least(spread.claim_end, evidence_ranges.evidence_end)
+        - greatest(spread.claim_start, evidence_ranges.evidence_start) as part_amount,
+        evidence_ranges.evidence_amount,
+        evidence_ranges.evidence_reference,
+        'split_by_evidence' as attribution
+    from spread
+    inner join evidence_ranges
+        on spread.invoice_id = evidence_ranges.invoice_id
+        and spread.category = evidence_ranges.category
+        and evidence_ranges.evidence_start < spread.claim_end
+        and evidence_ranges.evidence_end > spread.claim_start
+),
+
+covered as (
+    select deduction_id, sum(part_amount) as covered_amount
+    from split_parts
+    group by deduction_id
+),
+
+uncovered_parts as (
+    select
+        spread.deduction_id,
+        spread.invoice_id,
+        cast(null as integer) as invoice_line_number,
+        spread.deduction_amount - coalesce(covered.covered_amount, 0) as part_amount,
+        cast(null as decimal(18, 2)) as evidence_amount,
+        case when covered.deduction_id is null then spread.evidence_reference end
+            as evidence_reference,
+        'no_line' as attribution
+    from spread
+    left join covered on spread.deduction_id = covered.deduction_id
+    where spread.deduction_amount - coalesce(covered.covered_amount, 0) > 0
+),
+
+whole_parts as (
+    select
+        deductions.deduction_id,
+        deductions.invoice_id,
+        deductions.invoice_line_number,
+        deductions.deduction_amount as part_amount,
+        case
+            when deductions.category = 'shortage' then lines.undelivered_amount
+            when deductions.category = 'pricing' then lines.overcharged_amount
+        end as evidence_amount,
+        deductions.evidence_reference,
+        case
+            when deductions.invoice_line_number is null then 'no_line' else 'single_line'
+        end as attribution
+    from deductions
+    left join lines
+        on deductions.invoice_id = lines.invoice_id
+        and deductions.invoice_line_number = lines.line_number
+    where deductions.deduction_id not in (select deduction_id from spread)
+),
+
+parts as (
+    select * from split_parts
+    union all
+    select * from uncovered_parts
+    union all
+    select * from whole_parts
+),
+
+numbered as (
+    select
+        parts.*,
+        row_number() over (
+            partition by deduction_id
+            order by invoice_line_number nulls last
+        ) as part_number
+    from parts
+),
+
+final as (
+    select
+        deduction_id || '/' || cast(part_number as varchar) as deduction_part_id,
+        deduction_id,
+        part_number,
+        invoice_id,
+        invoice_line_number,
+        cast(part_amount as decimal(18, 2)) as part_amount,
+        cast(evidence_amount as decimal(18, 2)) as evidence_amount,
+        evidence_reference,
+        attribution
+    from numbered
+)
+
+select * from final

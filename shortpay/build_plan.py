@@ -1,0 +1,117 @@
+"""Decide whether a dbt build may be incremental, and record what each build took in.
+
+The invoice-grain models (prepared invoices, line evidence and
+``fct_invoice_lines``) are incremental: a build rebuilds only the invoices
+that files new since the last completed build touch. Everything else is
+rebuilt in full on every build.
+
+A build is full when no build has completed in this work database, or when
+the dbt project or the rules differ from the last completed build's.
+``raw.build_files`` lists the files a completed build took in. A build that
+dies leaves it unchanged. The next build then takes in the same files again
+and replaces the same rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from shortpay.settings import DBT_PROJECT_DIR
+
+BUILD_TABLES_DDL = (
+    "create schema if not exists raw",
+    "create table if not exists raw.build_files"
+    " (file_hash varchar, run_id varchar, built_at timestamp)",
+    "create table if not exists raw.build_state (key varchar, value varchar)",
+)
+
+# What the models' output depends on besides the data: their code.
+PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "tests")
+
+
+@dataclass
+class BuildPlan:
+    incremental: bool
+    reason: str
+    fingerprint: str
+    unbuilt_files: list[str] = field(default_factory=list)
+    all_files: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "mode": "incremental" if self.incremental else "full",
+            "reason": self.reason,
+            "new_files": len(self.unbuilt_files),
+        }
+
+
+def project_fingerprint(rules_hash: str, project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """SHA-256 over the dbt project's code and the rules' content hash."""
+    digest = hashlib.sha256(rules_hash.encode())
+    for part in PROJECT_PARTS:
+        root = project_dir / part
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for path in files:
+            if path.is_file():
+                digest.update(str(path.relative_to(project_dir)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_build_tables(connection: duckdb.DuckDBPyConnection) -> None:
+    for statement in BUILD_TABLES_DDL:
+        connection.execute(statement)
+
+
+def plan_build(work_db: Path, rules_hash: str) -> BuildPlan:
+    """Say whether the next build of ``work_db`` may be incremental, and why."""
+    fingerprint = project_fingerprint(rules_hash)
+    connection = duckdb.connect(str(work_db))
+    try:
+        ensure_build_tables(connection)
+        row = connection.execute(
+            "select value from raw.build_state where key = 'fingerprint'"
+        ).fetchone()
+        files = connection.execute(
+            "select distinct files.file_hash, built.file_hash is null from raw.files as files"
+            " left join raw.build_files as built on files.file_hash = built.file_hash"
+            " order by files.file_hash"
+        ).fetchall()
+    finally:
+        connection.close()
+    if row is None:
+        reason, incremental = "no earlier build in this work database", False
+    elif row[0] != fingerprint:
+        reason, incremental = "the models or the rules changed since the last build", False
+    else:
+        reason, incremental = "only the invoices that new files touch are rebuilt", True
+    unbuilt = [file_hash for file_hash, is_unbuilt in files if is_unbuilt]
+    return BuildPlan(incremental, reason, fingerprint, unbuilt, [file_hash for file_hash, _ in files])
+
+
+def record_build(work_db: Path, plan: BuildPlan, run_id: str) -> None:
+    """Mark the plan's files as built and keep its fingerprint, in one transaction."""
+    connection = duckdb.connect(str(work_db))
+    try:
+        ensure_build_tables(connection)
+        connection.execute("begin transaction")
+        if not plan.incremental:
+            # A full build took in every file, including ones built before.
+            connection.execute("delete from raw.build_files")
+        taken_in = plan.unbuilt_files if plan.incremental else plan.all_files
+        if taken_in:
+            connection.executemany(
+                "insert into raw.build_files values (?, ?, current_timestamp)",
+                [(file_hash, run_id) for file_hash in taken_in],
+            )
+        connection.execute("delete from raw.build_state where key = 'fingerprint'")
+        connection.execute(
+            "insert into raw.build_state values ('fingerprint', ?)", [plan.fingerprint]
+        )
+        connection.execute("commit")
+    finally:
+        connection.close()
