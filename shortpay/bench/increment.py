@@ -31,7 +31,7 @@ DAY_REMITTANCE_FILES = 2
 
 
 def split_inbox(inbox: Path, base: Path, day: Path) -> dict[str, Any]:
-    """Write the base inbox and the day's files; return what the day holds."""
+    """Write the base inbox and the day's files, and return what the day contains."""
     for folder in (base, day):
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)

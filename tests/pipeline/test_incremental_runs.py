@@ -26,6 +26,9 @@ SPLIT_EXTRACTS = ("invoices.csv", "invoice_lines.csv", "shipments.csv")
 # invoices built by the first run.
 REPRICED_CUSTOMER, REPRICED_SKU = "C00024", "SKU-0091"
 REPRICED_FROM, REPRICED_TO = "2026-10-01", "2026-10-19"
+# Rows of the first inbox that the day's extracts send again, changed.
+CORRECTED_INVOICE = "1000001"
+CORRECTED_SHIPMENT = ("1000002", "1")
 
 
 def read_rows(path: Path) -> tuple[list[str], list[dict]]:
@@ -45,7 +48,8 @@ def split_sample(folder: Path) -> dict:
     """Write the sample as a first inbox and a day's files that come later.
 
     The day's files contain the invoices dated DAY or later (with their lines
-    and shipments), the last two remittance files and one new price row.
+    and shipments), the last two remittance files, one new price row, and
+    changed versions of one invoice and one shipment of the first inbox.
     Returns the folders and the invoices the second run must rebuild.
     """
     first, day = folder / "first", folder / "day"
@@ -61,8 +65,9 @@ def split_sample(folder: Path) -> dict:
     for name in SPLIT_EXTRACTS:
         header, rows = read_rows(SAMPLE_INBOX / name)
         write_rows(first / name, header, [row for row in rows if row["invoice_id"] not in later])
-        day_name = name.replace(".csv", "_2026-11-23.csv")
-        write_rows(day / day_name, header, [row for row in rows if row["invoice_id"] in later])
+        day_rows = [row for row in rows if row["invoice_id"] in later]
+        day_rows += corrections(name, rows)
+        write_rows(day / name.replace(".csv", "_2026-11-23.csv"), header, day_rows)
 
     header, prices = read_rows(SAMPLE_INBOX / "prices.csv")
     current = next(
@@ -85,7 +90,27 @@ def split_sample(folder: Path) -> dict:
         if row["sku"] == REPRICED_SKU
         and invoice_customer[row["invoice_id"]] == REPRICED_CUSTOMER
     }
-    return {"first": first, "day": day, "day_invoices": later, "repriced": repriced}
+    return {
+        "first": first,
+        "day": day,
+        "day_invoices": later,
+        "repriced": repriced,
+        "corrected": {CORRECTED_INVOICE, CORRECTED_SHIPMENT[0]},
+    }
+
+
+def corrections(name: str, rows: list[dict]) -> list[dict]:
+    """Return the day's corrected versions of rows the first inbox already had."""
+    if name == "invoices.csv":
+        row = next(row for row in rows if row["invoice_id"] == CORRECTED_INVOICE)
+        return [dict(row, payment_terms="2/10 NET 30")]
+    if name == "shipments.csv":
+        row = next(
+            row for row in rows
+            if (row["invoice_id"], row["line_number"]) == CORRECTED_SHIPMENT
+        )
+        return [dict(row, delivered_quantity=str(int(row["delivered_quantity"]) - 1))]
+    return []
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +163,9 @@ def test_scope_is_new_and_repriced_invoices(incremental_runs):
     split = incremental_runs["split"]
     assert len(split["day_invoices"]) == 225
     assert len(split["repriced"]) == 5
-    assert incremental_runs["scope"] == split["day_invoices"] | split["repriced"]
+    assert incremental_runs["scope"] == (
+        split["day_invoices"] | split["repriced"] | split["corrected"]
+    )
 
 
 def test_incremental_tables_equal_a_full_rebuild(incremental_runs):
