@@ -38,7 +38,9 @@ def split_inbox(inbox: Path, base: Path, day: Path) -> dict[str, Any]:
     remittances = sorted(inbox.glob("remittances_*.csv"))
     day_remittances = {path.name for path in remittances[-DAY_REMITTANCE_FILES:]}
     for path in inbox.iterdir():
-        if path.is_file() and path.stem not in SPLIT_EXTRACTS:
+        if path.is_dir():
+            shutil.copytree(path, base / path.name, copy_function=os.link)
+        elif path.stem not in SPLIT_EXTRACTS:
             target = day if path.name in day_remittances else base
             os.link(path, target / path.name)
 

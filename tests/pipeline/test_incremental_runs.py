@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from warehouse_queries import RULES_DIR, SAMPLE_INBOX, query, table_contents
 
+from shortpay.bench.generate import generate
+from shortpay.bench.increment import split_inbox
 from shortpay.pipeline import run_pipeline
 from shortpay.settings import Paths
 
@@ -179,3 +181,37 @@ def test_incremental_sums_equal_a_full_rebuild(incremental_runs):
     second, full = incremental_runs["second"], incremental_runs["full"]
     for part in ("payments", "invoices", "deductions", "balances"):
         assert second[part] == full[part], part
+
+
+@pytest.fixture(scope="module")
+def hostile_runs(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> dict:
+    """A generated hostile inbox (typos, partial and combined payments, reversals,
+    duplicates, shared invoice numbers), built from a base and a day's files."""
+    folder = tmp_path_factory.mktemp("hostile")
+    generated = generate(folder / "generated", invoices=3000, customers=50, seed=11,
+                         profile="hostile")
+    base, day = folder / "inbox", folder / "day"
+    split = split_inbox(generated.inbox, base, day)
+    warehouse = folder / "incremental" / "warehouse.duckdb"
+    run_pipeline(base, warehouse, RULES_DIR, AS_OF)
+    for path in day.iterdir():
+        shutil.copy2(path, base / path.name)
+    second = run_pipeline(base, warehouse, RULES_DIR, AS_OF)
+    rebuilt = folder / "full" / "warehouse.duckdb"
+    full = run_pipeline(base, rebuilt, RULES_DIR, AS_OF)
+    return {
+        "split": split,
+        "second": second,
+        "full": full,
+        "incremental_tables": table_contents(warehouse),
+        "full_tables": table_contents(rebuilt),
+    }
+
+
+def test_hostile_increment_equals_full_rebuild(hostile_runs):
+    assert hostile_runs["second"]["build"]["mode"] == "incremental"
+    assert hostile_runs["split"]["day_payments"] > 0
+    incremental, full = hostile_runs["incremental_tables"], hostile_runs["full_tables"]
+    assert sorted(incremental) == sorted(full)
+    for table in full:
+        assert incremental[table] == full[table], table
