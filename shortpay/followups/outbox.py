@@ -401,15 +401,38 @@ def record_result(
 def record_results(
     state_db: Path, results: list[tuple[str, DeliveryResult]], sent_on: dt.date | None
 ) -> None:
-    """Store many delivery results in one transaction."""
+    """Store many delivery results with one UPDATE statement."""
     if not results:
         return
+    statuses = ["queued" if result.deferred else result.status for _, result in results]
+    rows = pa.table({
+        "message_id": pa.array([message_id for message_id, _ in results], pa.string()),
+        "status": pa.array(statuses, pa.string()),
+        "provider_message_id": pa.array(
+            [result.provider_message_id for _, result in results], pa.string()),
+        "attempts": pa.array([result.attempts for _, result in results], pa.int32()),
+        "last_error": pa.array([result.error for _, result in results], pa.string()),
+        "is_sent": pa.array([status == "sent" for status in statuses], pa.bool_()),
+    })
+    stamp = now_utc()
     with state_connection(state_db) as connection:
         ensure_tables(connection)
-        connection.execute("begin transaction")
-        for message_id, result in results:
-            _record(connection, message_id, result, sent_on)
-        connection.execute("commit")
+        connection.register("delivery_results", rows)
+        try:
+            connection.execute(
+                f"update {OUTBOX_TABLE} as outbox set status = results.status, "  # noqa: S608
+                "provider_message_id = results.provider_message_id, "
+                "attempts = outbox.attempts + results.attempts, "
+                "last_error = coalesce(results.last_error, outbox.last_error), "
+                "updated_at = ?, "
+                "sent_at = case when results.is_sent then ? else outbox.sent_at end, "
+                "sent_on = case when results.is_sent then ? else outbox.sent_on end "
+                "from delivery_results as results "
+                "where outbox.message_id = results.message_id",
+                [stamp, stamp, sent_on],
+            )
+        finally:
+            connection.unregister("delivery_results")
 
 
 def _record(
