@@ -349,6 +349,7 @@ def _add_payment(
         position=position,
         payer_name=_party_name(parties, "Dbtr"),
         payee_name=_party_name(parties, "Cdtr"),
+        payer_account=_debtor_account(parties),
         payment_method=entry.method,
         trace_number=reference or entry.reference,
         bank_account=entry.account,
@@ -369,6 +370,13 @@ def _party_name(element: etree._Element, role: str) -> str | None:
     # Version 08 nests the party in Pty; earlier versions do not.
     return _text(element, f".//{{*}}RltdPties/{{*}}{role}/{{*}}Pty/{{*}}Nm") or _text(
         element, f".//{{*}}RltdPties/{{*}}{role}/{{*}}Nm"
+    )
+
+
+def _debtor_account(element: etree._Element) -> str | None:
+    """Return the debtor's account: its IBAN, else its other identification."""
+    return _text(element, ".//{*}RltdPties/{*}DbtrAcct/{*}Id/{*}IBAN") or _text(
+        element, ".//{*}RltdPties/{*}DbtrAcct/{*}Id/{*}Othr/{*}Id"
     )
 
 

@@ -35,6 +35,8 @@ class Payment:
     payment_method: str | None = None
     trace_number: str | None = None
     bank_account: str | None = None
+    # The account the money came from, when the file names it.
+    payer_account: str | None = None
     is_reversal: bool = False
     value_date: date | None = None
     memo: str | None = None

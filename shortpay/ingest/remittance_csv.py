@@ -35,11 +35,12 @@ REMITTANCE_SPECS: list[ColumnSpec] = [
     ColumnSpec("adjustment_memo"),
     ColumnSpec("line_number", "integer"),
     ColumnSpec("payer_name"),
+    ColumnSpec("payer_account"),
     ColumnSpec("is_partial", "boolean"),
 ]
 
 
-PARTIAL_SPEC = REMITTANCE_SPECS[-1]
+PARTIAL_SPEC = next(spec for spec in REMITTANCE_SPECS if spec.name == "is_partial")
 
 
 def load_remittance_csv(
@@ -60,7 +61,7 @@ def load_remittance_csv(
         "CAST(paid_amount AS DECIMAL(18, 2)) AS paid_amount, "
         "CAST(adjustment_amount AS DECIMAL(18, 2)) AS adjustment_amount, "
         "adjustment_reason_code, adjustment_memo, "
-        "CAST(line_number AS INTEGER) AS csv_line_number, payer_name, "
+        "CAST(line_number AS INTEGER) AS csv_line_number, payer_name, payer_account, "
         f"coalesce({cast_sql(PARTIAL_SPEC)}, false) AS is_partial, "
         "invoice_reference IS NULL "
         "AND coalesce(CAST(adjustment_amount AS DECIMAL(18, 2)), 0) <> 0 "
@@ -112,6 +113,8 @@ def _collect_payments(con: duckdb.DuckDBPyConnection, context: FileContext) -> N
         "any_value(payment_amount) AS payment_amount, any_value(currency) AS currency, "
         "any_value(payment_date) AS payment_date, any_value(customer_id) AS customer_id, "
         "arg_min(payer_name, line) FILTER (WHERE payer_name IS NOT NULL) AS payer_name, "
+        "arg_min(payer_account, line) FILTER (WHERE payer_account IS NOT NULL) "
+        "AS payer_account, "
         # The fingerprint is the SHA-256 of "PAYER|YYYY-MM-DD|amount|REF1,REF2" with
         # payer and references upper-cased and the references sorted, the same text
         # as writer.payment_fingerprint builds.
@@ -156,7 +159,7 @@ def _insert_records(con: duckdb.DuckDBPyConnection, context: FileContext) -> Non
     lineage = [context.source_file, context.file_hash]
     payments = con.execute(
         "INSERT INTO raw.payments BY NAME SELECT payment_id, payment_amount, currency, "
-        "payment_date, customer_id, payer_name, false AS is_reversal, "
+        "payment_date, customer_id, payer_name, payer_account, false AS is_reversal, "
         "'csv' AS source_format, fingerprint, ? AS source_file, ? AS file_hash, "
         "'line ' || first_line AS source_position "
         "FROM ingest_remittance_payments ORDER BY first_line",

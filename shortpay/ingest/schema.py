@@ -117,6 +117,7 @@ PAYMENT_COLUMNS: list[tuple[str, str]] = [
     ("payment_method", "VARCHAR"),
     ("trace_number", "VARCHAR"),
     ("bank_account", "VARCHAR"),
+    ("payer_account", "VARCHAR"),
     ("is_reversal", "BOOLEAN"),
     ("value_date", "DATE"),
     ("memo", "VARCHAR"),
@@ -192,8 +193,14 @@ def table_columns() -> dict[str, list[tuple[str, str]]]:
 
 
 def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw schema and every raw table that does not exist yet."""
+    """Create the raw schema and every raw table that does not exist yet.
+
+    A table made by an earlier version gets the columns added since, empty
+    for the rows it already has.
+    """
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     for name, columns in table_columns().items():
         column_sql = ", ".join(f"{column} {sql_type}" for column, sql_type in columns)
         con.execute(f"CREATE TABLE IF NOT EXISTS raw.{name} ({column_sql})")
+        for column, sql_type in columns:
+            con.execute(f"ALTER TABLE raw.{name} ADD COLUMN IF NOT EXISTS {column} {sql_type}")

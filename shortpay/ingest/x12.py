@@ -334,6 +334,7 @@ def _read_820(transaction: TransactionSet, result: ParseResult) -> None:
         payment_method=bpr.get(4) or None,
         trace_number=state.trace_number,
         bank_account=bpr.get(15) or None,
+        payer_account=_payer_account(bpr),
     )
     if payment.payment_date is None:
         result.issues.append(
@@ -347,6 +348,15 @@ def _read_820(transaction: TransactionSet, result: ParseResult) -> None:
     result.payments.append(payment)
     result.lines.extend(state.lines)
     result.adjustments.extend(state.adjustments)
+
+
+def _payer_account(bpr: Segment) -> str | None:
+    """Return the originating account of a BPR: BPR07 (bank id) and BPR09 (account)."""
+    account = bpr.get(9)
+    if not account:
+        return None
+    bank = bpr.get(7)
+    return f"{bank}/{account}" if bank else account
 
 
 def _read_n1(segment: Segment, state: _PaymentState) -> None:

@@ -86,6 +86,28 @@ def test_camt_not_provided_ids_both_kept() -> None:
     ]
 
 
+def test_camt_debtor_account_read() -> None:
+    transaction = (
+        "<TxDtls><Refs><EndToEndId>E2E-{0}</EndToEndId></Refs>"
+        '<Amt Ccy="EUR">10.00</Amt><RltdPties><Dbtr><Nm>Nutmeg Foods</Nm></Dbtr>'
+        "<DbtrAcct><Id>{1}</Id></DbtrAcct></RltdPties></TxDtls>"
+    )
+    xml = (
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.04">'
+        "<BkToCstmrDbtCdtNtfctn><Ntfctn><Id>N-8</Id>"
+        '<Ntry><Amt Ccy="EUR">20.00</Amt><CdtDbtInd>CRDT</CdtDbtInd>'
+        "<BookgDt><Dt>2026-11-30</Dt></BookgDt><NtryDtls>"
+        + transaction.format(1, "<IBAN>DE02120300000000202051</IBAN>")
+        + transaction.format(2, "<Othr><Id>0042-77</Id></Othr>")
+        + "</NtryDtls></Ntry></Ntfctn></BkToCstmrDbtCdtNtfctn></Document>"
+    )
+    result = read_camt(xml.encode())
+    assert [(p.payment_id, p.payer_name, p.payer_account) for p in result.payments] == [
+        ("E2E-1", "Nutmeg Foods", "DE02120300000000202051"),
+        ("E2E-2", "Nutmeg Foods", "0042-77"),
+    ]
+
+
 def test_camt_empty_notification_warns(cases: Path, load, query) -> None:
     summary = load(cases / "camt/empty_notification_v02.xml")
     assert summary.files_loaded == 1

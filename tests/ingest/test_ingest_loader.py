@@ -30,6 +30,18 @@ def test_loader_creates_every_raw_table(inbox: Path, work_db: Path, query) -> No
         assert described == expected, table
 
 
+def test_loader_adds_new_columns_to_old_tables(inbox: Path, work_db: Path, query) -> None:
+    """A raw.payments table made before payer_account existed gets the column, empty."""
+    with duckdb.connect(str(work_db)) as con:
+        con.execute("CREATE SCHEMA raw")
+        con.execute("CREATE TABLE raw.payments (payment_id VARCHAR, bank_account VARCHAR)")
+        con.execute("INSERT INTO raw.payments VALUES ('P-OLD', 'ACC-1')")
+    load_inbox(inbox, work_db, "run-1")
+    assert query("SELECT payment_id, bank_account, payer_account FROM raw.payments") == [
+        ("P-OLD", "ACC-1", None)
+    ]
+
+
 def test_loader_exact_lineage_columns(inbox: Path, work_db: Path, query) -> None:
     load_inbox(inbox, work_db, "run-1")
     payment_columns = [
@@ -51,6 +63,7 @@ def test_loader_exact_lineage_columns(inbox: Path, work_db: Path, query) -> None
         "payment_method",
         "trace_number",
         "bank_account",
+        "payer_account",
         "is_reversal",
         "value_date",
         "memo",

@@ -229,6 +229,13 @@ def test_x12_basic_payment_accepted() -> None:
     assert [(p.payment_id, p.payment_amount) for p in result.payments] == [("P1", D("10.00"))]
 
 
+def test_x12_payer_account_read() -> None:
+    body = "BPR*C*10.00*C*ACH*CCP*01*021000021*DA*4417-0093*1234567890**01*011000015*DA*999*20261201~TRN*1*P1~RMR*IV*I1*PO*10.00"
+    payment = read_x12(_interchange(body)).payments[0]
+    assert payment.payer_account == "021000021/4417-0093"
+    assert payment.bank_account == "999"
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [

@@ -200,3 +200,39 @@ def test_amount_within_tolerance_matches(warehouse):
     )
     assert shortfall == [(Decimal("0.03"), "unidentified", "valid", True)]
     assert open_amounts(warehouse, "CM") == {"M-1": Decimal("0.00")}
+
+
+def applications_of(warehouse: Path, payment_ids: tuple[str, ...]) -> dict[str, tuple]:
+    rows = query(
+        warehouse,
+        "select payment_id, customer_id, invoice_id, match_method from fct_cash_applications"
+        f" where payment_id in ({', '.join('?' for _ in payment_ids)})",
+        list(payment_ids),
+    )
+    return {payment_id: tuple(rest) for payment_id, *rest in rows}
+
+
+def test_payer_known_from_account_history(warehouse):
+    """PN2 names an unknown customer id, but its account paid for CN before."""
+    resolution = query(
+        warehouse,
+        "select payment_id, customer_id, customer_resolution from fct_payments"
+        " where payment_id in ('PN2', 'PX') order by payment_id",
+    )
+    assert resolution == [("PN2", "CN", "payer_account"), ("PX", None, None)]
+    assert applications_of(warehouse, ("PN2",)) == {"PN2": ("CN", "N-2", "amount_only")}
+
+
+def test_named_invoice_wins_over_account_history(warehouse):
+    """PN3 comes from CN's account but names P-9 of CP. PN4 names S-5, an invoice id of both."""
+    assert applications_of(warehouse, ("PN3", "PN4")) == {
+        "PN3": ("CP", "P-9", "exact_reference"),
+        "PN4": ("CN", "S-5", "exact_reference"),
+    }
+
+
+def test_account_of_two_customers_resolves_nobody(warehouse):
+    """ACCT-X paid for CN and for CP, so PX stays unmatched and P-7 stays open."""
+    assert applications_of(warehouse, ("PX",)) == {}
+    assert open_amounts(warehouse, "CP")["P-7"] == Decimal("95.00")
+    assert exception_types(warehouse, "PX") == ["unapplied_cash", "unmatched_remittance"]

@@ -1,7 +1,9 @@
 -- One row per (remittance line, candidate invoice, method). Reference
 -- methods come first; fuzzy and amount-only methods are tried only for lines
--- that no reference method matched. Candidates are limited to the paying
--- customer's family when the payer is known.
+-- that no reference method matched. Reference candidates are limited to the
+-- paying customer's family when the payment names its payer. A payer known
+-- only from the account's history does not limit them, so the invoice the
+-- remittance names wins over that history.
 with
 
 lines as (
@@ -83,7 +85,9 @@ in_family as (
     left join family
         on lines.payer_customer_id = family.customer_id
         and reference_candidates.invoice_customer_id = family.family_customer_id
-    where lines.payer_customer_id is null or family.customer_id is not null
+    where lines.payer_customer_id is null
+        or lines.customer_resolution = 'payer_account'
+        or family.customer_id is not null
 ),
 
 lines_without_reference_match as (

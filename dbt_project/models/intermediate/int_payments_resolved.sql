@@ -1,6 +1,8 @@
 -- One row per posted payment, with the paying customer resolved: the
 -- customer id the file names, else a customer whose id or name equals the
--- payer's. Payments reversed by a later reversal entry are marked.
+-- payer's, else the one customer that other payments from the same payer
+-- account were resolved to. Payments reversed by a later reversal entry are
+-- marked.
 with
 
 payments as (
@@ -21,19 +23,21 @@ by_name as (
     group by upper(trim(customer_name))
 ),
 
-resolved as (
+identified as (
     select
-        payments.*,
+        payments.payment_id,
+        payments.file_hash,
+        payments.payer_account,
         coalesce(
             named.customer_id,
             by_payer_id.customer_id,
             case when by_name.customer_count = 1 then by_name.customer_id end
-        ) as resolved_customer_id,
+        ) as customer_id,
         case
             when named.customer_id is not null then 'customer_id'
             when by_payer_id.customer_id is not null then 'payer_id'
             when by_name.customer_count = 1 then 'payer_name'
-        end as customer_resolution
+        end as identified_by
     from payments
     left join customers as named
         on payments.customer_id = named.customer_id
@@ -41,6 +45,36 @@ resolved as (
         on payments.payer_id = by_payer_id.customer_id
     left join by_name
         on upper(trim(payments.payer_name)) = by_name.name_key
+),
+
+-- The customer an account has paid for, when the identified payments from
+-- it all name the same one.
+account_history as (
+    select
+        payer_account,
+        min(customer_id) as customer_id
+    from identified
+    where payer_account is not null
+        and customer_id is not null
+    group by payer_account
+    having count(distinct customer_id) = 1
+),
+
+resolved as (
+    select
+        payments.*,
+        coalesce(identified.customer_id, account_history.customer_id)
+            as resolved_customer_id,
+        coalesce(
+            identified.identified_by,
+            case when account_history.customer_id is not null then 'payer_account' end
+        ) as customer_resolution
+    from payments
+    inner join identified
+        on payments.payment_id = identified.payment_id
+        and payments.file_hash = identified.file_hash
+    left join account_history
+        on payments.payer_account = account_history.payer_account
 ),
 
 -- A reversal cancels the latest earlier payment of the same customer and

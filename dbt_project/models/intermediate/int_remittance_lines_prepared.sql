@@ -73,6 +73,7 @@ prepared as (
         lines.line_number,
         lines.file_hash,
         payments.resolved_customer_id as payer_customer_id,
+        payments.customer_resolution,
         payments.payment_date,
         payments.currency as payment_currency,
         payments.is_reversal or payments.is_reversed as is_void,

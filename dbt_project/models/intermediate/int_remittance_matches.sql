@@ -17,6 +17,10 @@ invoices as (
     select invoice_id, customer_id, currency from {{ ref('int_invoices_prepared') }}
 ),
 
+family as (
+    select * from {{ ref('int_customer_family') }}
+),
+
 combination_lines as (
     select
         payment_id,
@@ -28,20 +32,25 @@ combination_lines as (
     group by payment_id, file_hash, line_number
 ),
 
--- The payer's own invoice beats one of its family at the same method.
+-- At the same method the payer's own invoice beats one of its family,
+-- which beats any other customer's.
 scored as (
     select
         candidates.*,
         candidates.method_rank * 10
         + case
             when candidates.invoice_customer_id = lines.payer_customer_id then 0
-            else 1
+            when family.customer_id is not null then 1
+            else 2
         end as score
     from candidates
     inner join lines
         on candidates.payment_id = lines.payment_id
         and candidates.file_hash = lines.file_hash
         and candidates.line_number = lines.line_number
+    left join family
+        on lines.payer_customer_id = family.customer_id
+        and candidates.invoice_customer_id = family.family_customer_id
 ),
 
 best_score as (

@@ -25,6 +25,7 @@ final as (
         payments.file_hash,
         payments.payer_id,
         payments.payer_name,
+        payments.payer_account,
         payments.payment_method,
         payments.trace_number,
         payments.is_reversal,

@@ -42,6 +42,7 @@ final as (
         payment_method,
         trace_number,
         bank_account,
+        payer_account,
         -- A negative payment takes money back, whatever the file calls it.
         coalesce(is_reversal, false) or payment_amount < 0 as is_reversal,
         source_format,
