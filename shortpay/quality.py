@@ -69,9 +69,16 @@ FAILURE_FIELDS = [
     "column_name",
     "message",
 ]
+# A failure that an earlier run found too keeps the time it was first found.
 INSERT_FAILURES_SQL = f"""
 insert into raw.dq_failures ({", ".join(FAILURE_FIELDS)}, run_id, detected_at)
-select {", ".join(FAILURE_FIELDS)}, run_id, detected_at from failure_rows
+select {", ".join("new." + field for field in FAILURE_FIELDS)}, new.run_id,
+    coalesce(earlier.first_detected_at, new.detected_at)
+from failure_rows as new
+left join dq_first_detected as earlier
+    on new.check_id = earlier.check_id
+    and new.entity_type is not distinct from earlier.entity_type
+    and new.entity_id is not distinct from earlier.entity_id
 """  # noqa: S608 - built from the constant column list above
 
 
@@ -322,18 +329,29 @@ def _describe_row(row: dict, suite: Suite) -> str:
 
 
 def write_failures(work_db: Path, failures: list[Failure], run_id: str) -> int:
-    """Replace this run's rows of ``raw.dq_failures`` with ``failures``."""
+    """Replace every row of ``raw.dq_failures`` with ``failures``.
+
+    Each run checks all the data, so a failure missing from this run's list
+    is fixed and leaves the table. One found before keeps its first
+    ``detected_at``.
+    """
     connection = duckdb.connect(str(work_db))
     try:
         connection.execute("begin")
         connection.execute("create schema if not exists raw")
         connection.execute(DQ_FAILURES_DDL)
         rows = _failure_table(failures, run_id, _detected_at(connection))
-        connection.execute("delete from raw.dq_failures where run_id = ?", [run_id])
+        connection.execute(
+            "create or replace temp table dq_first_detected as"
+            " select check_id, entity_type, entity_id, min(detected_at) as first_detected_at"
+            " from raw.dq_failures group by check_id, entity_type, entity_id"
+        )
+        connection.execute("delete from raw.dq_failures")
         if failures:
             connection.register("failure_rows", rows)
             connection.execute(INSERT_FAILURES_SQL)
             connection.unregister("failure_rows")
+        connection.execute("drop table dq_first_detected")
         connection.execute("commit")
     finally:
         connection.close()

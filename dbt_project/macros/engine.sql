@@ -177,18 +177,3 @@
     end
 {%- endmacro %}
 
-
-{#- How an invoice-scoped incremental model replaces the rows of the
-    invoices it rebuilds: DuckDB deletes them by key and inserts the new
-    ones; Spark (Delta tables) merges on the same key. -#}
-{% macro scoped_incremental_strategy() -%}
-    {{ return(adapter.dispatch('scoped_incremental_strategy', 'shortpay')()) }}
-{%- endmacro %}
-
-{% macro default__scoped_incremental_strategy() -%}
-    {{ return('merge') }}
-{%- endmacro %}
-
-{% macro duckdb__scoped_incremental_strategy() -%}
-    {{ return('delete+insert') }}
-{%- endmacro %}

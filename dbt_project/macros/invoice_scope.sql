@@ -1,7 +1,11 @@
-{#- A filter that keeps the invoices of int_invoice_scope when an
-    incremental build (var incremental_build) adds to a model's table, and
-    every row otherwise.
-    A model that calls it names its dependency with a comment line
+{#- Invoice-scoped incremental models. On an incremental build
+    (var incremental_build) such a model first deletes the rows of the
+    invoices in int_invoice_scope (delete_invoice_scope, its pre-hook), then
+    appends those invoices' rows again (in_invoice_scope filters its
+    inputs). Deleting by scope, not by the new rows' keys, also removes the
+    rows of an invoice that is gone from a replaced extract. On any other
+    build the hook does nothing and the filter keeps every row.
+    A model that uses them names its dependency with a comment line
     `-- depends_on: {{ ref('int_invoice_scope') }}`, because dbt does not
     see refs made inside is_incremental() while it parses. -#}
 {% macro in_invoice_scope(column) -%}
@@ -9,5 +13,12 @@
         {{ column }} in (select invoice_id from {{ ref('int_invoice_scope') }})
     {%- else -%}
         true
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro delete_invoice_scope() -%}
+    {%- if is_incremental() and var('incremental_build', false) -%}
+        delete from {{ this }}
+        where invoice_id in (select invoice_id from {{ ref('int_invoice_scope') }})
     {%- endif -%}
 {%- endmacro %}

@@ -232,6 +232,9 @@ def stage_csv(
         )
     except duckdb.Error as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        # DuckDB names the absolute path. The inbox-relative name keeps the
+        # message, and the exception id made from it, the same wherever the inbox is.
+        first_line = first_line.replace(str(csv_path), context.source_file)
         raise CsvRejected(f"the file could not be read as CSV: {first_line}") from error
 
     description = con.execute("SELECT * FROM ingest_csv_stage LIMIT 0").description

@@ -102,6 +102,18 @@ def test_csv_missing_column_rejects_file(cases: Path, load, query) -> None:
     assert query("SELECT source_position, reason FROM raw.ingest_issues") == [("line 1", reason)]
 
 
+def test_unreadable_csv_reason_names_relative_path(inbox: Path, tmp_path: Path, load, query) -> None:
+    """The reason, and so the exception id, does not depend on where the inbox is."""
+    broken = tmp_path / "invoices_bad.csv"
+    broken.write_text('invoice_id,customer_id,invoice_date\n"1,C1,2026-01-01\n2,"C2,2026\n')
+    summary = load(broken, under="extracts")
+    assert summary.files_rejected == 1
+    assert query("SELECT reason FROM raw.files") == [(
+        'the file could not be read as CSV: Invalid Input Error: Error when sniffing file'
+        ' "extracts/invoices_bad.csv".',
+    )]
+
+
 def test_csv_every_erp_entity_typed(inbox: Path, load, query) -> None:
     files = {
         "customers.csv": "customer_id,name,parent_customer_id,country\n0010,Acme,0001,US\n",

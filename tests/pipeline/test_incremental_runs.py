@@ -31,6 +31,8 @@ REPRICED_FROM, REPRICED_TO = "2026-10-01", "2026-10-19"
 # Rows of the first inbox that the day's extracts send again, changed.
 CORRECTED_INVOICE = "1000001"
 CORRECTED_SHIPMENT = ("1000002", "1")
+# An invoice that a payment of the sample pays, left out when invoices.csv is replaced.
+REMOVED_INVOICE = "1000001"
 
 
 def read_rows(path: Path) -> tuple[list[str], list[dict]]:
@@ -213,5 +215,40 @@ def test_hostile_increment_equals_full_rebuild(hostile_runs):
     assert hostile_runs["split"]["day_payments"] > 0
     incremental, full = hostile_runs["incremental_tables"], hostile_runs["full_tables"]
     assert sorted(incremental) == sorted(full)
+    for table in full:
+        assert incremental[table] == full[table], table
+
+
+@pytest.fixture(scope="module")
+def replaced_extract_runs(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> dict:
+    """invoices.csv sent again at the same path, without one invoice."""
+    folder = tmp_path_factory.mktemp("replaced")
+    inbox = folder / "inbox"
+    shutil.copytree(SAMPLE_INBOX, inbox)
+    warehouse = folder / "incremental" / "warehouse.duckdb"
+    run_pipeline(inbox, warehouse, RULES_DIR, AS_OF)
+    header, rows = read_rows(inbox / "invoices.csv")
+    write_rows(inbox / "invoices.csv", header,
+               [row for row in rows if row["invoice_id"] != REMOVED_INVOICE])
+    second = run_pipeline(inbox, warehouse, RULES_DIR, AS_OF)
+    rebuilt = folder / "full" / "warehouse.duckdb"
+    run_pipeline(inbox, rebuilt, RULES_DIR, AS_OF)
+    return {
+        "second": second,
+        "incremental_tables": table_contents(warehouse),
+        "full_tables": table_contents(rebuilt),
+        "warehouse": warehouse,
+    }
+
+
+def test_replaced_extract_drops_the_old_rows(replaced_extract_runs):
+    assert replaced_extract_runs["second"]["build"]["mode"] == "incremental"
+    assert query(
+        replaced_extract_runs["warehouse"],
+        "select count(*) from fct_invoices where invoice_id = ?",
+        [REMOVED_INVOICE],
+    ) == [(0,)]
+    incremental = replaced_extract_runs["incremental_tables"]
+    full = replaced_extract_runs["full_tables"]
     for table in full:
         assert incremental[table] == full[table], table

@@ -172,8 +172,51 @@ def test_pricing_split_over_overcharged_lines(deductions, deduction_parts):
     ]
 
 
-def test_one_line_deduction_is_one_part(deduction_parts):
-    """Two of ten units short on the only line of V-S1: the whole 60.00 is on line 1."""
+def test_one_line_deduction_capped_by_evidence(deduction_parts):
+    """60.00 short on V-S1, whose one line shows 40.00 undelivered: 20.00 has no line."""
     assert deduction_parts["PV7"] == [
-        (1, Decimal("60.00"), Decimal("40.00"), "POD-S1", "single_line"),
+        (1, Decimal("40.00"), Decimal("40.00"), "POD-S1", "single_line"),
+        (None, Decimal("20.00"), None, None, "no_line"),
+    ]
+
+
+def test_deduction_without_evidence_is_one_part(deduction_parts):
+    """A damage deduction has no line evidence: one part, on no line."""
+    assert deduction_parts["PV15"] == [(None, Decimal("15.00"), None, None, "no_line")]
+
+
+@pytest.mark.parametrize(
+    ("invoice_id", "payment_ids"),
+    [
+        # Two payments of 70.00, each 30.00 short, close an invoice of 200.00.
+        ("V-S4", ["PV19", "PV20"]),
+        # The same, as two lines of one payment.
+        ("V-S5", ["PV21", "PV21"]),
+    ],
+)
+def test_two_short_payments_of_one_invoice(warehouse, invoice_id, payment_ids):
+    rows = query(
+        warehouse,
+        "select payment_id, category, deduction_amount, validity from fct_deductions"
+        " where invoice_id = ? order by payment_id, deduction_id",
+        [invoice_id],
+    )
+    assert rows == [
+        (payment_id, "shortage", Decimal("30.00"), "valid") for payment_id in payment_ids
+    ]
+    assert query(
+        warehouse,
+        "select applied_amount, deducted_amount, open_amount from fct_invoices"
+        " where invoice_id = ?",
+        [invoice_id],
+    ) == [(Decimal("140.00"), Decimal("60.00"), Decimal("0.00"))]
+    parts = query(
+        warehouse,
+        "select p.invoice_line_number, p.part_amount, p.evidence_reference"
+        " from fct_deduction_lines p join fct_deductions d using (deduction_id)"
+        " where d.invoice_id = ? order by p.deduction_part_id",
+        [invoice_id],
+    )
+    assert [(line, amount) for line, amount, _ in parts] == [
+        (1, Decimal("30.00")), (1, Decimal("30.00"))
     ]

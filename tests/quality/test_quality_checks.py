@@ -303,7 +303,8 @@ def test_unsafe_table_name_rejected(work_db, tmp_path):
     assert tables == 1
 
 
-def test_rerun_replaces_rows_of_same_run(tmp_path):
+def test_run_replaces_earlier_failures(tmp_path):
+    """A failure no longer found is gone; one found again keeps its first detection time."""
     work_db = build_work_db(tmp_path / "work.duckdb", BAD_ROWS_SQL)
     connection = duckdb.connect(str(work_db))
     connection.execute(
@@ -312,20 +313,30 @@ def test_rerun_replaces_rows_of_same_run(tmp_path):
         select 'old_check' as check_id, 'old' as suite, 'error' as severity,
             'marts.fct_deductions' as table_name, 'deduction' as entity_type,
             'D9' as entity_id, 'deduction_id' as column_name, 'stale' as message,
-            run_id, now() as detected_at
+            run_id, timestamp '2026-01-05 08:00:00' as detected_at
         from (values ('run-1'), ('run-2')) as runs (run_id)
         """
     )
     connection.close()
-
-    run_quality_checks(work_db, EXPECTATIONS_DIR, "run-1", as_of=AS_OF)
+    run_quality_checks(work_db, EXPECTATIONS_DIR, "run-3", as_of=AS_OF)
+    first = duckdb.connect(str(work_db), read_only=True)
+    found = first.execute(
+        "select check_id, entity_id, detected_at from raw.dq_failures order by all"
+    ).fetchall()
+    first.close()
+    run_quality_checks(work_db, EXPECTATIONS_DIR, "run-4", as_of=AS_OF)
 
     connection = duckdb.connect(str(work_db), read_only=True)
     counts = connection.execute(
         "select run_id, count(*) from raw.dq_failures group by run_id order by run_id"
     ).fetchall()
+    again = connection.execute(
+        "select check_id, entity_id, detected_at from raw.dq_failures order by all"
+    ).fetchall()
     connection.close()
-    assert counts == [("run-1", 13), ("run-2", 1)]
+    assert counts == [("run-4", 13)]
+    assert "old_check" not in {check_id for check_id, _, _ in again}
+    assert again == found
 
 
 def test_connections_closed_after_run(bad_run):

@@ -68,6 +68,10 @@ ingest_exceptions as (
         issues.file_hash || '|' || coalesce(issues.source_position, '')
             || '|' || issues.reason as detail_key
     from issues
+    -- A file replaced at the same path takes its problems with it.
+    left join {{ ref('stg_superseded_files') }} as superseded
+        on issues.file_hash = superseded.file_hash
+    where superseded.file_hash is null
 ),
 
 repeated_payments as (

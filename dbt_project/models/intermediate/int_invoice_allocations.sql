@@ -1,7 +1,8 @@
 -- One row per matched remittance line: how much of the payment was applied
 -- to the invoice, which discount and withheld amounts it explains, and the
--- unexplained shortfall. An unexplained shortfall that a later payment of
--- the same invoice pays is a partial payment, not a deduction. Lines of one invoice are taken in payment order, so
+-- unexplained shortfall. A line followed by a later payment of the same
+-- invoice is a partial payment: its shortfall stays open and is no
+-- deduction. Lines of one invoice are taken in payment order, so
 -- an invoice is never applied below zero: a second payment of a closed
 -- invoice applies nothing and its money stays unapplied.
 with
@@ -71,9 +72,11 @@ later_lines as (
     from matches
 ),
 
--- A line is a partial payment when the remittance marks it as one. A line
--- that explains nothing is one too when the setting treats every such short
--- payment so, or when a later payment pays the same invoice.
+-- A line is a partial payment when the remittance marks it as one, or when
+-- a later line pays the same invoice: what it explains (paid, discount,
+-- withheld) is taken and the rest stays open for that later line. A line
+-- that explains nothing is partial too when the setting treats every such
+-- short payment so.
 ordered as (
     select
         later_lines.*,
@@ -81,14 +84,11 @@ ordered as (
         invoices.invoice_date,
         (
             later_lines.is_partial
+            or later_lines.later_line_count > 0
             or (
                 later_lines.adjustment_count = 0
                 and later_lines.discount_amount = 0
-                and (
-                    later_lines.later_line_count > 0
-                    or lower(coalesce(settings.short_payment_is_partial, 'false'))
-                    = 'true'
-                )
+                and lower(coalesce(settings.short_payment_is_partial, 'false')) = 'true'
             )
         ) as is_partial_payment
     from later_lines

@@ -4,8 +4,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy=scoped_incremental_strategy(),
-        unique_key=['invoice_id', 'line_number'],
+        incremental_strategy='append',
+        pre_hook="{{ delete_invoice_scope() }}",
     )
 }}
 

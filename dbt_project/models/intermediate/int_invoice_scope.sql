@@ -1,7 +1,8 @@
 -- The invoices an incremental build rebuilds: those with an invoice, line
--- or shipment row in a file that no earlier build has seen, and those with
--- a line whose customer and SKU got a new agreed price. A full build
--- rebuilds everything and leaves this table empty.
+-- or shipment row in a file that no earlier build has seen or in a file
+-- such a file replaced, and those with a line whose customer and SKU got a
+-- new (or replaced) agreed price. A full build rebuilds everything and
+-- leaves this table empty.
 with
 
 {% if var('incremental_build', false) %}
@@ -14,10 +15,23 @@ unbuilt_files as (
     where built.file_hash is null
 ),
 
+-- New files and the files they replaced at the same path.
+changed_files as (
+    select file_hash from unbuilt_files
+    union
+    select older.file_hash
+    from {{ source('raw', 'files') }} as older
+    inner join {{ source('raw', 'files') }} as newer
+        on older.source_file = newer.source_file
+        and newer.loaded_at > older.loaded_at
+        and newer.status = 'loaded'
+    where newer.file_hash in (select file_hash from unbuilt_files)
+),
+
 new_prices as (
     select distinct customer_id, sku
     from {{ source('raw', 'prices') }}
-    where file_hash in (select file_hash from unbuilt_files)
+    where file_hash in (select file_hash from changed_files)
 ),
 
 repriced as (
@@ -32,13 +46,13 @@ repriced as (
 
 final as (
     select invoice_id from {{ source('raw', 'invoices') }}
-    where file_hash in (select file_hash from unbuilt_files)
+    where file_hash in (select file_hash from changed_files)
     union
     select invoice_id from {{ source('raw', 'invoice_lines') }}
-    where file_hash in (select file_hash from unbuilt_files)
+    where file_hash in (select file_hash from changed_files)
     union
     select invoice_id from {{ source('raw', 'shipments') }}
-    where file_hash in (select file_hash from unbuilt_files)
+    where file_hash in (select file_hash from changed_files)
     union
     select invoice_id from repriced
 )

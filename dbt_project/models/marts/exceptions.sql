@@ -26,7 +26,8 @@ final as (
         detected.deduction_id,
         detected.source_file,
         detected.source_position,
-        {{ days_between('detected.detected_date', as_of_date()) }} as age_days,
+        -- A file read on a later day than the run's as-of date is 0 days old.
+        greatest({{ days_between('detected.detected_date', as_of_date()) }}, 0) as age_days,
         decisions.last_decided_at
     from detected
     left join decisions on detected.exception_id = decisions.exception_id

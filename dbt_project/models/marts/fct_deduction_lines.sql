@@ -1,10 +1,10 @@
 -- One row per part of a deduction, on the invoice line it belongs to.
--- A deduction that the remittance or the evidence ties to one line is one
--- part on that line. A shortage or pricing deduction whose evidence lies on
--- several lines is cut into parts line by line, each part up to what the
--- evidence shows on its line. What the evidence does not cover is a last
--- part with no line. Any other deduction is one part with no line. The
--- parts of a deduction add up to its amount.
+-- A shortage or pricing deduction is cut into parts line by line, each part
+-- up to what the evidence shows on its line: the one line it is attributed
+-- to, else every line of its invoice. What the evidence does not cover is a
+-- last part with no line. Any other deduction is one part, on the line the
+-- remittance names or on none. The parts of a deduction add up to its
+-- amount.
 with
 
 deductions as (
@@ -22,27 +22,29 @@ lines as (
     select * from {{ ref('fct_invoice_lines') }}
 ),
 
--- Deductions of an invoice and category lie end to end on one amount axis,
--- in id order, so two deductions never claim the same evidence.
+-- A shortage or pricing deduction on an invoice is cut by the evidence of
+-- its line, or of all the invoice's lines when it has no line. Deductions
+-- of the same invoice, category and line scope lie end to end on one
+-- amount axis, in id order, so two of them never claim the same evidence.
 spread as (
     select
         deductions.*,
+        coalesce(cast(invoice_line_number as varchar), '*') as line_scope,
         coalesce(
             sum(deduction_amount) over (
-                partition by invoice_id, category
+                partition by invoice_id, category, invoice_line_number
                 order by deduction_id
                 rows between unbounded preceding and 1 preceding
             ),
             0
         ) as claim_start,
         sum(deduction_amount) over (
-            partition by invoice_id, category
+            partition by invoice_id, category, invoice_line_number
             order by deduction_id
             rows between unbounded preceding and current row
         ) as claim_end
     from deductions
-    where invoice_line_number is null
-        and invoice_id is not null
+    where invoice_id is not null
         and category in ('shortage', 'pricing')
 ),
 
@@ -66,10 +68,12 @@ line_evidence as (
     where overcharged_amount > 0
 ),
 
--- The lines' evidence lies on the same axis, in line order.
+-- The evidence on the same axis: for the scope of all lines, line after
+-- line in line order, and for the scope of one line, that line alone.
 evidence_ranges as (
     select
         line_evidence.*,
+        '*' as line_scope,
         coalesce(
             sum(evidence_amount) over (
                 partition by invoice_id, category
@@ -84,6 +88,13 @@ evidence_ranges as (
             rows between unbounded preceding and current row
         ) as evidence_end
     from line_evidence
+    union all
+    select
+        line_evidence.*,
+        cast(line_number as varchar) as line_scope,
+        0 as evidence_start,
+        evidence_amount as evidence_end
+    from line_evidence
 ),
 
 split_parts as (
@@ -95,11 +106,14 @@ split_parts as (
         - greatest(spread.claim_start, evidence_ranges.evidence_start) as part_amount,
         evidence_ranges.evidence_amount,
         evidence_ranges.evidence_reference,
-        'split_by_evidence' as attribution
+        case
+            when spread.line_scope = '*' then 'split_by_evidence' else 'single_line'
+        end as attribution
     from spread
     inner join evidence_ranges
         on spread.invoice_id = evidence_ranges.invoice_id
         and spread.category = evidence_ranges.category
+        and spread.line_scope = evidence_ranges.line_scope
         and evidence_ranges.evidence_start < spread.claim_end
         and evidence_ranges.evidence_end > spread.claim_start
 ),
@@ -131,18 +145,12 @@ whole_parts as (
         deductions.invoice_id,
         deductions.invoice_line_number,
         deductions.deduction_amount as part_amount,
-        case
-            when deductions.category = 'shortage' then lines.undelivered_amount
-            when deductions.category = 'pricing' then lines.overcharged_amount
-        end as evidence_amount,
+        cast(null as decimal(18, 2)) as evidence_amount,
         deductions.evidence_reference,
         case
             when deductions.invoice_line_number is null then 'no_line' else 'single_line'
         end as attribution
     from deductions
-    left join lines
-        on deductions.invoice_id = lines.invoice_id
-        and deductions.invoice_line_number = lines.line_number
     where deductions.deduction_id not in (select deduction_id from spread)
 ),
 
