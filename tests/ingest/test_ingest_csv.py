@@ -102,7 +102,7 @@ def test_csv_missing_column_rejects_file(cases: Path, load, query) -> None:
     assert query("SELECT source_position, reason FROM raw.ingest_issues") == [("line 1", reason)]
 
 
-def test_unreadable_csv_reason_names_relative_path(inbox: Path, tmp_path: Path, load, query) -> None:
+def test_unreadable_csv_names_relative_path(inbox: Path, tmp_path: Path, load, query) -> None:
     """The reason, and so the exception id, does not depend on where the inbox is."""
     broken = tmp_path / "invoices_bad.csv"
     broken.write_text('invoice_id,customer_id,invoice_date\n"1,C1,2026-01-01\n2,"C2,2026\n')

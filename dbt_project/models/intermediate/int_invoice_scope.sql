@@ -1,8 +1,8 @@
--- The invoices an incremental build rebuilds: those with an invoice, line
--- or shipment row in a file that no earlier build has seen or in a file
--- such a file replaced, and those with a line whose customer and SKU got a
--- new (or replaced) agreed price. A full build rebuilds everything and
--- leaves this table empty.
+-- The invoices an incremental build rebuilds. These are the invoices with
+-- an invoice, line or shipment row in a file that no earlier build has
+-- seen, or in a file that such a file replaced. Invoices with a line whose
+-- customer and SKU got a new or replaced agreed price are rebuilt too. A
+-- full build rebuilds everything and leaves this table empty.
 with
 
 {% if var('incremental_build', false) %}
