@@ -43,6 +43,8 @@ from shortpay.ingest.x12 import read_x12
 logger = logging.getLogger(__name__)
 
 FINISHED_STATUSES = ("loaded", "rejected")
+# Formats of the ERP extracts, whose later versions replace earlier ones.
+EXTRACT_FORMATS = frozenset(f"{entity}_csv" for entity in ERP_SPECS)
 HEAD_BYTES = 4096
 
 
@@ -185,6 +187,7 @@ def _load_path(
         logger.info("skipping %s: the same bytes were already read", source_file)
         summary.files_duplicate += 1
         _record_copy(con, context)
+        _restore_earlier_version(con, context)
         return
     if not data:
         _record_rejection(con, context, "empty", 0, [ParseIssue("file", "the file is empty")])
@@ -370,6 +373,44 @@ def _record_copy(con: duckdb.DuckDBPyConnection, context: FileContext) -> None:
     con.begin()
     write_issues(con, context, [ParseIssue("file", reason, "info")])
     con.commit()
+
+
+def _restore_earlier_version(con: duckdb.DuckDBPyConnection, context: FileContext) -> None:
+    """Make an extract's earlier version current again when it is sent back at its path.
+
+    An extract replaced at the same path no longer counts (see the dbt model
+    stg_superseded_files). When the inbox holds an earlier version again,
+    that version's ledger row gets a new ``loaded_at``, so it replaces the
+    later one, and it leaves ``raw.build_files``, so the next build takes
+    its rows in again. Remittance files are left alone: a payment is posted
+    once, from the first file that has it.
+    """
+    row = con.execute(
+        "SELECT format, status, loaded_at FROM raw.files WHERE file_hash = ? AND source_file = ?",
+        [context.file_hash, context.source_file],
+    ).fetchone()
+    if row is None or row[1] != "loaded" or row[0] not in EXTRACT_FORMATS:
+        return
+    newer = con.execute(
+        "SELECT count(*) FROM raw.files WHERE source_file = ? AND file_hash <> ?"
+        " AND status = 'loaded' AND loaded_at > ?",
+        [context.source_file, context.file_hash, row[2]],
+    ).fetchone()[0]
+    if not newer:
+        return
+    con.begin()
+    con.execute(
+        "UPDATE raw.files SET loaded_at = ?, run_id = ? WHERE file_hash = ?",
+        [context.started_at, context.run_id, context.file_hash],
+    )
+    has_build_files = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw'"
+        " AND table_name = 'build_files'"
+    ).fetchone()[0]
+    if has_build_files:
+        con.execute("DELETE FROM raw.build_files WHERE file_hash = ?", [context.file_hash])
+    con.commit()
+    logger.info("%s is an earlier version sent again; it replaces the later one", context.source_file)
 
 
 def _record_unsupported(con: duckdb.DuckDBPyConnection, context: FileContext, size: int) -> None:

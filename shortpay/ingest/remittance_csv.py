@@ -83,22 +83,29 @@ def load_remittance_csv(
 
 
 def _reject_inconsistent_payments(con: duckdb.DuckDBPyConnection, context: FileContext) -> None:
-    """Record payments whose rows disagree on amount, currency, customer or date."""
+    """Record payments whose rows disagree on amount, currency, customer or date.
+
+    A payment whose rows repeat a line number is rejected too, because each
+    line of a payment must be applied once.
+    """
     con.execute("DROP TABLE IF EXISTS ingest_remittance_conflicts")
     con.execute(
         "CREATE TEMP TABLE ingest_remittance_conflicts AS SELECT * FROM ("
         "SELECT payment_id, min(line) AS first_line, "
-        "string_agg(CAST(line AS VARCHAR), ', ' ORDER BY line) AS lines, concat_ws(', ', "
+        "string_agg(CAST(line AS VARCHAR), ', ' ORDER BY line) AS lines, concat_ws('; ', "
+        "'have different ' || nullif(concat_ws(', ', "
         "CASE WHEN count(DISTINCT payment_amount) > 1 THEN 'payment_amount' END, "
         "CASE WHEN count(DISTINCT currency) > 1 THEN 'currency' END, "
         "CASE WHEN count(DISTINCT customer_id) > 1 THEN 'customer_id' END, "
-        "CASE WHEN count(DISTINCT payment_date) > 1 THEN 'payment_date' END) AS fields "
-        "FROM ingest_remittance_rows GROUP BY payment_id) WHERE fields <> ''"
+        "CASE WHEN count(DISTINCT payment_date) > 1 THEN 'payment_date' END), ''), "
+        "CASE WHEN count(csv_line_number) > count(DISTINCT csv_line_number) "
+        "THEN 'repeat a line_number' END) AS problems "
+        "FROM ingest_remittance_rows GROUP BY payment_id) WHERE problems <> ''"
     )
     inserted = con.execute(
         "INSERT INTO raw.ingest_issues SELECT ?, ?, 'line ' || first_line, "
-        "format('payment {} is rejected: its rows (lines {}) have different {}', "
-        "payment_id, lines, fields), 'error', ?, ? "
+        "format('payment {} is rejected: its rows (lines {}) {}', "
+        "payment_id, lines, problems), 'error', ?, ? "
         "FROM ingest_remittance_conflicts ORDER BY first_line",
         [context.file_hash, context.source_file, context.run_id, context.started_at],
     ).fetchone()
@@ -145,8 +152,10 @@ def _skip_resent_payments(con: duckdb.DuckDBPyConnection, context: FileContext) 
         "format('probable duplicate: payment {} has the same payer, date, amount and "
         "references as payment {} of {}, so it is not loaded again', "
         "payment_id, earlier_payment_id, earlier_file), 'warning', ?, ? "
-        "FROM ingest_remittance_resent ORDER BY first_line",
-        [context.file_hash, context.source_file, context.run_id, context.started_at],
+        # A new version of the same file repeats its payments: no warning then.
+        "FROM ingest_remittance_resent WHERE earlier_file <> ? ORDER BY first_line",
+        [context.file_hash, context.source_file, context.run_id, context.started_at,
+         context.source_file],
     ).fetchone()
     context.issue_count += inserted[0] if inserted else 0
     con.execute(

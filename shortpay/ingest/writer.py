@@ -114,6 +114,9 @@ def _drop_resent_payments(
         if fingerprint in earlier:
             earlier_id, earlier_file = earlier[fingerprint]
             resent_ids.add(payment.payment_id)
+            if earlier_file == context.source_file:
+                # A new version of the same file repeats its payments.
+                continue
             result.issues.append(
                 ParseIssue(
                     payment.position,

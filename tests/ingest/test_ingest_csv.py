@@ -6,6 +6,8 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from shortpay.ingest.loader import load_inbox
+
 D = Decimal
 
 
@@ -221,6 +223,44 @@ def test_remittance_csv_payments_lines_adjustments(cases: Path, load, query) -> 
         ),
         ("line 8", "paid_amount '10.001' has more than 2 decimal places"),
     ]
+
+
+def test_remittance_repeated_line_number_rejects_payment(
+    inbox: Path, tmp_path: Path, load, query
+) -> None:
+    """Two rows of one payment with line_number 1: the payment is rejected, the next kept."""
+    remittances = tmp_path / "remittances_lines.csv"
+    remittances.write_text(
+        "payment_id,customer_id,payment_date,payment_amount,currency,line_number,"
+        "invoice_reference,paid_amount,adjustment_amount,adjustment_reason_code\n"
+        "PQ1,CQ,2026-11-10,900.00,USD,1,I-Q,900.00,60.00,59\n"
+        "PQ1,CQ,2026-11-10,900.00,USD,1,I-Q,0.00,40.00,59\n"
+        "PQ2,CQ,2026-11-10,50.00,USD,1,I-R,50.00,,\n"
+    )
+    summary = load(remittances)
+    assert summary.payments == 1
+    assert query("SELECT payment_id FROM raw.payments") == [("PQ2",)]
+    assert query("SELECT source_position, reason FROM raw.ingest_issues") == [(
+        "line 2",
+        "payment PQ1 is rejected: its rows (lines 2, 3) repeat a line_number",
+    )]
+
+
+def test_remittance_file_replaced_at_same_path(inbox: Path, work_db: Path, query) -> None:
+    """A new version of a remittance file posts its new payment, and repeats no warning."""
+    header = (
+        "payment_id,customer_id,payment_date,payment_amount,currency,"
+        "invoice_reference,paid_amount\n"
+    )
+    first = "PR1,CQ,2026-11-10,50.00,USD,I-R,50.00\n"
+    path = inbox / "remittances.csv"
+    path.write_text(header + first)
+    load_inbox(inbox, work_db, "run-1")
+    path.write_text(header + first + "PR2,CQ,2026-11-11,60.00,USD,I-S,60.00\n")
+    summary = load_inbox(inbox, work_db, "run-2")
+    assert summary.payments == 1
+    assert query("SELECT payment_id FROM raw.payments ORDER BY 1") == [("PR1",), ("PR2",)]
+    assert query("SELECT count(*) FROM raw.ingest_issues") == [(0,)]
 
 
 def test_remittance_fingerprint_matches_python(cases: Path, load, query) -> None:

@@ -238,6 +238,7 @@ def replaced_extract_runs(tmp_path_factory: pytest.TempPathFactory, prefect_api:
         "incremental_tables": table_contents(warehouse),
         "full_tables": table_contents(rebuilt),
         "warehouse": warehouse,
+        "inbox": inbox,
     }
 
 
@@ -250,5 +251,21 @@ def test_replaced_extract_drops_the_old_rows(replaced_extract_runs):
     ) == [(0,)]
     incremental = replaced_extract_runs["incremental_tables"]
     full = replaced_extract_runs["full_tables"]
+    for table in full:
+        assert incremental[table] == full[table], table
+
+
+def test_earlier_extract_sent_back_is_current_again(replaced_extract_runs, tmp_path):
+    """invoices.csv goes back to its first version: the removed invoice returns."""
+    inbox = replaced_extract_runs["inbox"]
+    shutil.copy2(SAMPLE_INBOX / "invoices.csv", inbox / "invoices.csv")
+    warehouse = replaced_extract_runs["warehouse"]
+    third = run_pipeline(inbox, warehouse, RULES_DIR, AS_OF)
+    assert third["build"]["mode"] == "incremental"
+    rebuilt = tmp_path / "full" / "warehouse.duckdb"
+    run_pipeline(inbox, rebuilt, RULES_DIR, AS_OF)
+    incremental, full = table_contents(warehouse), table_contents(rebuilt)
+    assert query(warehouse, "select count(*) from fct_invoices where invoice_id = ?",
+                 [REMOVED_INVOICE]) == [(1,)]
     for table in full:
         assert incremental[table] == full[table], table

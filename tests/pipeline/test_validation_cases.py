@@ -80,6 +80,10 @@ def decision(deduction: dict) -> tuple:
         ("PV10", ("pricing", "invalid", Decimal("0.00"), Decimal("30.00"))),
         ("PV13", ("compliance_fine", "invalid", Decimal("0.00"), Decimal("100.00"))),
         ("PV15", ("damage", "needs_review", Decimal("0.00"), Decimal("0.00"))),
+        # Two of ten units at 50.00 undelivered: two deductions of 80.00 share
+        # the 100.00 the proof of delivery shows, in payment order.
+        ("PV22", ("shortage", "valid", Decimal("80.00"), Decimal("0.00"))),
+        ("PV23", ("shortage", "invalid", Decimal("20.00"), Decimal("60.00"))),
     ],
 )
 def test_evidence_decides_validity(deductions, payment_id, expected):
@@ -219,4 +223,18 @@ def test_two_short_payments_of_one_invoice(warehouse, invoice_id, payment_ids):
     )
     assert [(line, amount) for line, amount, _ in parts] == [
         (1, Decimal("30.00")), (1, Decimal("30.00"))
+    ]
+
+
+def test_shared_evidence_reason(deductions, deduction_parts):
+    assert deductions["PV23"]["validity_reason"] == (
+        "proof of delivery POD-S6 shows 100.00 not delivered, of which earlier deductions"
+        " used 80.00; 20.00 of 80.00 is valid"
+    )
+    assert deduction_parts["PV22"] == [
+        (1, Decimal("80.00"), Decimal("100.00"), "POD-S6", "single_line"),
+    ]
+    assert deduction_parts["PV23"] == [
+        (1, Decimal("20.00"), Decimal("100.00"), "POD-S6", "single_line"),
+        (None, Decimal("60.00"), None, None, "no_line"),
     ]

@@ -1,6 +1,15 @@
 -- One row per deduction with its validity decided against the evidence and
 -- the rules: valid and invalid amounts, the reason in words, the rule that
 -- decided, the line it is attributed to, its deadline and its owner.
+{% set claimed_before_text -%}
+    case
+        when claimed_before_amount > 0
+            then ', of which earlier deductions used '
+                || {{ amount_text('claimed_before_amount') }}
+        else ''
+    end
+{%- endset %}
+
 with
 
 deductions as (
@@ -113,10 +122,26 @@ joined as (
     cross join settings
 ),
 
+-- Deductions of one invoice, category and line share its delivery or price
+-- evidence: in payment order, each may use only what earlier ones left.
+evidence_claims as (
+    select
+        joined.*,
+        coalesce(
+            sum(deduction_amount) over (
+                partition by invoice_id, category, invoice_line_number
+                order by payment_date, deduction_id
+                rows between unbounded preceding and 1 preceding
+            ),
+            0
+        ) as claimed_before_amount
+    from joined
+),
+
 -- The amount the evidence supports, or null when nothing decides it.
 supported as (
     select
-        joined.*,
+        evidence_claims.*,
         cast(
             round(invoice_total_amount * discount_percent * 0.01, 2)
             as decimal(18, 2)
@@ -127,9 +152,9 @@ supported as (
                 then greatest(promotion_cap_amount - cap_used_before_amount, 0)
             when category = 'trade_promotion' and invoice_id is not null then 0
             when category = 'shortage' and pod_line_count > 0
-                then undelivered_amount
+                then greatest(undelivered_amount - claimed_before_amount, 0)
             when category = 'pricing' and priced_line_count > 0
-                then overcharged_amount
+                then greatest(overcharged_amount - claimed_before_amount, 0)
             when category = 'early_pay_discount' and invoice_id is not null
                 then case
                     when discount_percent is null then 0
@@ -141,7 +166,7 @@ supported as (
             when default_validity = 'valid' then deduction_amount
             when default_validity = 'invalid' then 0
         end as supported_amount
-    from joined
+    from evidence_claims
 ),
 
 decided as (
@@ -195,7 +220,8 @@ explained as (
             when category = 'shortage'
                 then 'proof of delivery ' || coalesce(pod_references, '')
                     || ' shows ' || {{ amount_text('undelivered_amount') }}
-                    || ' not delivered; '
+                    || ' not delivered'
+                    || {{ claimed_before_text }} || '; '
                     || {{ amount_text('evidence_valid_amount') }} || ' of '
                     || {{ amount_text('deduction_amount') }} || ' is valid'
             when category = 'pricing' and priced_line_count = 0
@@ -203,7 +229,8 @@ explained as (
                     || coalesce(invoice_id, '(none)')
             when category = 'pricing'
                 then 'invoiced prices exceed the agreed prices by '
-                    || {{ amount_text('overcharged_amount') }} || '; '
+                    || {{ amount_text('overcharged_amount') }}
+                    || {{ claimed_before_text }} || '; '
                     || {{ amount_text('evidence_valid_amount') }} || ' of '
                     || {{ amount_text('deduction_amount') }} || ' is valid'
             when category = 'early_pay_discount' and invoice_id is null

@@ -14,7 +14,8 @@ deductions as (
         invoice_line_number,
         category,
         deduction_amount,
-        evidence_reference
+        evidence_reference,
+        payment_date
     from {{ ref('fct_deductions') }}
 ),
 
@@ -25,7 +26,8 @@ lines as (
 -- A shortage or pricing deduction on an invoice is cut by the evidence of
 -- its line, or of all the invoice's lines when it has no line. Deductions
 -- of the same invoice, category and line scope lie end to end on one
--- amount axis, in id order, so two of them never claim the same evidence.
+-- amount axis, in payment order as in int_deductions_validated, so two of
+-- them never claim the same evidence.
 spread as (
     select
         deductions.*,
@@ -33,14 +35,14 @@ spread as (
         coalesce(
             sum(deduction_amount) over (
                 partition by invoice_id, category, invoice_line_number
-                order by deduction_id
+                order by payment_date, deduction_id
                 rows between unbounded preceding and 1 preceding
             ),
             0
         ) as claim_start,
         sum(deduction_amount) over (
             partition by invoice_id, category, invoice_line_number
-            order by deduction_id
+            order by payment_date, deduction_id
             rows between unbounded preceding and current row
         ) as claim_end
     from deductions
