@@ -238,3 +238,16 @@ def test_shared_evidence_reason(deductions, deduction_parts):
         (1, Decimal("20.00"), Decimal("100.00"), "POD-S6", "single_line"),
         (None, Decimal("60.00"), None, None, "no_line"),
     ]
+
+
+@pytest.mark.parametrize("payment_id", ["PV24", "PV25"])
+def test_shared_invoice_id_evidence_unused(deductions, deduction_parts, payment_id):
+    """V-X1 belongs to CV7 and to CV8, and its one line does not say whose."""
+    assert decision(deductions[payment_id]) == (
+        "pricing", "needs_review", Decimal("0.00"), Decimal("0.00")
+    )
+    assert deductions[payment_id]["validity_reason"] == (
+        "invoice id V-X1 is used by several customers and its lines, shipments and prices"
+        " do not say whose, so their evidence is not used"
+    )
+    assert deduction_parts[payment_id] == [(None, Decimal("50.00"), None, None, "no_line")]

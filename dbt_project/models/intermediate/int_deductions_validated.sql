@@ -29,6 +29,15 @@ invoice_evidence as (
     select * from {{ ref('int_invoice_evidence') }}
 ),
 
+-- Invoice lines, shipments and prices name an invoice by its id alone, so
+-- the evidence of an id that several customers use cannot be told apart.
+shared_invoice_ids as (
+    select invoice_id
+    from invoices
+    group by invoice_id
+    having count(*) > 1
+),
+
 line_evidence as (
     select * from {{ ref('int_invoice_line_evidence') }}
 ),
@@ -101,6 +110,7 @@ joined as (
         invoice_evidence.undelivered_line_number,
         invoice_evidence.overcharged_line_count,
         invoice_evidence.overcharged_line_number,
+        shared_invoice_ids.invoice_id is not null as is_shared_invoice_id,
         policies.rule_id as policy_rule_id,
         coalesce(policies.allowed, true) as is_category_allowed,
         coalesce(policies.default_validity, 'needs_review') as default_validity
@@ -118,6 +128,8 @@ joined as (
         and deductions.invoice_line_number = line_evidence.line_number
     left join promotion_usage
         on deductions.deduction_id = promotion_usage.deduction_id
+    left join shared_invoice_ids
+        on deductions.invoice_id = shared_invoice_ids.invoice_id
     left join policies on deductions.category = policies.category
     cross join settings
 ),
@@ -151,6 +163,7 @@ supported as (
             when category = 'trade_promotion' and promotion_id is not null
                 then greatest(promotion_cap_amount - cap_used_before_amount, 0)
             when category = 'trade_promotion' and invoice_id is not null then 0
+            when category in ('shortage', 'pricing') and is_shared_invoice_id then null
             when category = 'shortage' and pod_line_count > 0
                 then greatest(undelivered_amount - claimed_before_amount, 0)
             when category = 'pricing' and priced_line_count > 0
@@ -212,6 +225,10 @@ explained as (
                     || cast(invoice_date as varchar)
             when category = 'trade_promotion'
                 then 'a payment-level promotion deduction needs a person to find its promotion'
+            when category in ('shortage', 'pricing') and is_shared_invoice_id
+                then 'invoice id ' || invoice_id
+                    || ' is used by several customers and its lines, shipments and prices'
+                    || ' do not say whose, so their evidence is not used'
             when category = 'shortage' and pod_line_count = 0
                 then 'no proof of delivery on file for invoice ' || coalesce(invoice_id, '(none)')
             when category = 'shortage' and undelivered_amount = 0
@@ -262,6 +279,7 @@ explained as (
         end as evidence_reason,
         case
             when category = 'trade_promotion' then promotion_id
+            when category in ('shortage', 'pricing') and is_shared_invoice_id then null
             when category = 'shortage' then pod_references
             when category = 'pricing' and priced_line_count > 0 then 'price list'
             when category = 'early_pay_discount' then payment_terms
@@ -269,6 +287,7 @@ explained as (
         coalesce(
             invoice_line_number,
             case
+                when is_shared_invoice_id then null
                 when category = 'shortage' and undelivered_line_count = 1
                     then undelivered_line_number
                 when category = 'pricing' and overcharged_line_count = 1

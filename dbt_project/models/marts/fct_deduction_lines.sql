@@ -23,6 +23,15 @@ lines as (
     select * from {{ ref('fct_invoice_lines') }}
 ),
 
+-- Lines name an invoice by its id alone: the lines of an id that several
+-- customers use are nobody's evidence.
+shared_invoice_ids as (
+    select invoice_id
+    from {{ ref('fct_invoices') }}
+    group by invoice_id
+    having count(*) > 1
+),
+
 -- A shortage or pricing deduction on an invoice is cut by the evidence of
 -- its line, or of all the invoice's lines when it has no line. Deductions
 -- of the same invoice, category and line scope lie end to end on one
@@ -48,6 +57,7 @@ spread as (
     from deductions
     where invoice_id is not null
         and category in ('shortage', 'pricing')
+        and invoice_id not in (select invoice_id from shared_invoice_ids)
 ),
 
 line_evidence as (
