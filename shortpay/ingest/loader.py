@@ -379,7 +379,7 @@ def _restore_earlier_version(con: duckdb.DuckDBPyConnection, context: FileContex
     """Make an extract's earlier version current again when it is sent back at its path.
 
     An extract replaced at the same path no longer counts (see the dbt model
-    stg_superseded_files). When the inbox holds an earlier version again,
+    stg_superseded_files). When the inbox contains an earlier version again,
     that version's ledger row gets a new ``loaded_at``, so it replaces the
     later one, and it leaves ``raw.build_files``, so the next build takes
     its rows in again. Remittance files are left alone: a payment is posted
