@@ -63,6 +63,7 @@ def project_fingerprint(rules_hash: str, project_dir: Path = DBT_PROJECT_DIR) ->
 
 
 def ensure_build_tables(connection: duckdb.DuckDBPyConnection) -> None:
+    """Create ``raw.build_files`` and ``raw.build_state`` when they do not exist yet."""
     for statement in BUILD_TABLES_DDL:
         connection.execute(statement)
 
@@ -103,11 +104,11 @@ def record_build(work_db: Path, plan: BuildPlan, run_id: str) -> None:
             # A full build took in every file, including ones built before.
             connection.execute("delete from raw.build_files")
         taken_in = plan.unbuilt_files if plan.incremental else plan.all_files
-        if taken_in:
-            connection.executemany(
-                "insert into raw.build_files values (?, ?, current_timestamp)",
-                [(file_hash, run_id) for file_hash in taken_in],
-            )
+        connection.execute(
+            "insert into raw.build_files"
+            " select unnest(cast(? as varchar[])), ?, current_timestamp",
+            [taken_in, run_id],
+        )
         connection.execute("delete from raw.build_state where key = 'fingerprint'")
         connection.execute(
             "insert into raw.build_state values ('fingerprint', ?)", [plan.fingerprint]

@@ -14,7 +14,9 @@
         from {{ source('raw', table_name) }} as extract_rows
         left join {{ source('raw', 'files') }} as files
             on extract_rows.file_hash = files.file_hash
-        left join {{ ref('stg_superseded_files') }} as superseded
+        left join (
+            select distinct file_hash from {{ ref('stg_superseded_files') }}
+        ) as superseded
             on extract_rows.file_hash = superseded.file_hash
         where superseded.file_hash is null
     ) as ranked

@@ -13,16 +13,14 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from shortpay.bench.measure import PeakMemory
 from shortpay.bench.profiles import get_profile
-from shortpay.bench.runner import prepare_inbox, read_pipeline_result
+from shortpay.bench.runner import prepare_inbox, read_pipeline_result, timed_run
 
 logger = logging.getLogger(__name__)
 
@@ -80,16 +78,6 @@ def split_inbox(inbox: Path, base: Path, day: Path) -> dict[str, Any]:
     }
 
 
-def timed_run(pipeline: Callable[..., Any], inbox: Path, warehouse: Path, rules_dir: Path,
-              as_of) -> tuple[dict, float, float]:
-    with PeakMemory() as memory:
-        started = time.perf_counter()
-        result = pipeline(inbox=inbox, warehouse=warehouse, rules_dir=rules_dir,
-                          as_of=as_of, transport="outbox")
-        seconds = time.perf_counter() - started
-    return result, seconds, memory.peak_mib
-
-
 def run_increment_benchmark(
     *,
     invoices: int,
@@ -103,6 +91,7 @@ def run_increment_benchmark(
     """Run the base and the increment and return their measurements."""
     spec = get_profile(profile)
     inbox, _, _ = prepare_inbox(Path(workdir), invoices=invoices, profile=profile, seed=seed)
+
     case_dir = inbox.parent / "increment"
     shutil.rmtree(case_dir, ignore_errors=True)
     base, day = case_dir / "inbox", case_dir / "day"
@@ -110,6 +99,7 @@ def run_increment_benchmark(
     split = split_inbox(inbox, base, day)
     warehouse = case_dir / "run" / "warehouse.duckdb"
     warehouse.parent.mkdir(parents=True)
+
     try:
         logger.info("bench: running the pipeline on the base inbox")
         base_result, base_seconds, base_peak = timed_run(
@@ -122,6 +112,7 @@ def run_increment_benchmark(
     finally:
         if not keep:
             shutil.rmtree(case_dir, ignore_errors=True)
+
     base_summary, base_stages = read_pipeline_result(base_result)
     day_summary, day_stages = read_pipeline_result(day_result)
     return {
@@ -138,11 +129,11 @@ def run_increment_benchmark(
         "increment_build": day_summary.get("build"),
         "increment_to_base": round(day_seconds / base_seconds, 3) if base_seconds else None,
         "dbt_increment_to_base": _stage_ratio(day_stages, base_stages, "dbt"),
+        "payments_before": base_summary.get("payments", {}).get("count"),
         "payments_after": day_summary.get("payments", {}).get("count"),
         "deductions_after": day_summary.get("deductions", {}).get("count"),
         "load_average_after": round(os.getloadavg()[0], 2),
         "kept_run_folder": str(case_dir) if keep else None,
-        "base_payments": base_summary.get("payments", {}).get("count"),
     }
 
 

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -127,11 +128,8 @@ def run_benchmark(
     load_before = os.getloadavg()[0]
     try:
         logger.info("bench: running the pipeline on %s", inbox)
-        with PeakMemory() as memory:
-            started = time.perf_counter()
-            result = pipeline(inbox=inbox, warehouse=warehouse, rules_dir=Path(rules_dir),
-                              as_of=spec.as_of, transport="outbox")
-            pipeline_seconds = time.perf_counter() - started
+        result, pipeline_seconds, peak_mib = timed_run(
+            pipeline, inbox, warehouse, Path(rules_dir), spec.as_of)
         logger.info("bench: measuring the DuckDB floor")
         floor = measure_floor(inbox)
         accuracy = measure_accuracy(warehouse, truth_dir)
@@ -157,7 +155,7 @@ def run_benchmark(
         "stage_seconds": {k: round(float(v), 3) for k, v in stage_seconds.items()},
         # start-up and hand-over time outside the timed stages (Prefect, imports)
         "unstaged_seconds": round(pipeline_seconds - sum(stage_seconds.values()), 3),
-        "peak_rss_mib": memory.peak_mib,
+        "peak_rss_mib": peak_mib,
         "rows_per_second": round(input_rows / pipeline_seconds) if pipeline_seconds else None,
         "floor_seconds": floor["seconds"],
         "floor_rows_read": floor["rows_read"],
@@ -170,6 +168,18 @@ def run_benchmark(
         "cpu_count": os.cpu_count(),
         "kept_run_folder": str(run_dir) if keep else None,
     }
+
+
+def timed_run(
+    pipeline: Callable[..., Any], inbox: Path, warehouse: Path, rules_dir: Path, as_of: date
+) -> tuple[Any, float, float]:
+    """Run the pipeline once; return its result, wall seconds and peak RSS in MiB."""
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        result = pipeline(inbox=inbox, warehouse=warehouse, rules_dir=rules_dir,
+                          as_of=as_of, transport="outbox")
+        seconds = time.perf_counter() - started
+    return result, seconds, memory.peak_mib
 
 
 def read_pipeline_result(result: Any) -> tuple[dict[str, Any], dict[str, float]]:

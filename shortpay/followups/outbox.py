@@ -364,7 +364,7 @@ def claim_next(
     with state_connection(state_db) as connection:
         connection.execute("begin transaction")
         if previous is not None:
-            _record(connection, previous[0], previous[1], sent_on)
+            _record(connection, [previous], sent_on)
         row = connection.execute(
             f"update {OUTBOX_TABLE} set status = 'sending', transport = ?, "  # noqa: S608
             "updated_at = ? where message_id = ? and status = 'queued' "
@@ -395,15 +395,26 @@ def record_result(
     """Store the delivery result of one message."""
     with state_connection(state_db) as connection:
         ensure_tables(connection)
-        _record(connection, message_id, result, sent_on)
+        _record(connection, [(message_id, result)], sent_on)
 
 
 def record_results(
     state_db: Path, results: list[tuple[str, DeliveryResult]], sent_on: dt.date | None
 ) -> None:
-    """Store many delivery results with one UPDATE statement."""
+    """Store many delivery results in one statement."""
     if not results:
         return
+    with state_connection(state_db) as connection:
+        ensure_tables(connection)
+        _record(connection, results, sent_on)
+
+
+def _record(
+    connection: duckdb.DuckDBPyConnection,
+    results: list[tuple[str, DeliveryResult]],
+    sent_on: dt.date | None,
+) -> None:
+    """Update the outbox rows of ``results`` with one UPDATE statement."""
     statuses = ["queued" if result.deferred else result.status for _, result in results]
     rows = pa.table({
         "message_id": pa.array([message_id for message_id, _ in results], pa.string()),
@@ -415,54 +426,22 @@ def record_results(
         "is_sent": pa.array([status == "sent" for status in statuses], pa.bool_()),
     })
     stamp = now_utc()
-    with state_connection(state_db) as connection:
-        ensure_tables(connection)
-        connection.register("delivery_results", rows)
-        try:
-            connection.execute(
-                f"update {OUTBOX_TABLE} as outbox set status = results.status, "  # noqa: S608
-                "provider_message_id = results.provider_message_id, "
-                "attempts = outbox.attempts + results.attempts, "
-                "last_error = coalesce(results.last_error, outbox.last_error), "
-                "updated_at = ?, "
-                "sent_at = case when results.is_sent then ? else outbox.sent_at end, "
-                "sent_on = case when results.is_sent then ? else outbox.sent_on end "
-                "from delivery_results as results "
-                "where outbox.message_id = results.message_id",
-                [stamp, stamp, sent_on],
-            )
-        finally:
-            connection.unregister("delivery_results")
-
-
-def _record(
-    connection: duckdb.DuckDBPyConnection,
-    message_id: str,
-    result: DeliveryResult,
-    sent_on: dt.date | None,
-) -> None:
-    stamp = now_utc()
-    status = "queued" if result.deferred else result.status
-    is_sent = status == "sent"
-    connection.execute(
-        f"update {OUTBOX_TABLE} set status = ?, provider_message_id = ?, "  # noqa: S608
-        "attempts = attempts + ?, last_error = coalesce(?, last_error), updated_at = ?, "
-        "sent_at = case when ? then ? else sent_at end, "
-        "sent_on = case when ? then ? else sent_on end "
-        "where message_id = ?",
-        [
-            status,
-            result.provider_message_id,
-            result.attempts,
-            result.error,
-            stamp,
-            is_sent,
-            stamp,
-            is_sent,
-            sent_on,
-            message_id,
-        ],
-    )
+    connection.register("delivery_results", rows)
+    try:
+        connection.execute(
+            f"update {OUTBOX_TABLE} as outbox set status = results.status, "  # noqa: S608
+            "provider_message_id = results.provider_message_id, "
+            "attempts = outbox.attempts + results.attempts, "
+            "last_error = coalesce(results.last_error, outbox.last_error), "
+            "updated_at = ?, "
+            "sent_at = case when results.is_sent then ? else outbox.sent_at end, "
+            "sent_on = case when results.is_sent then ? else outbox.sent_on end "
+            "from delivery_results as results "
+            "where outbox.message_id = results.message_id",
+            [stamp, stamp, sent_on],
+        )
+    finally:
+        connection.unregister("delivery_results")
 
 
 def resolve_message(

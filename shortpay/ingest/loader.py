@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from shortpay.build_plan import ensure_build_tables
 from shortpay.ingest.bai2 import read_bai2
 from shortpay.ingest.camt import read_camt
 from shortpay.ingest.context import FileContext, write_issues
@@ -403,14 +404,12 @@ def _restore_earlier_version(con: duckdb.DuckDBPyConnection, context: FileContex
         "UPDATE raw.files SET loaded_at = ?, run_id = ? WHERE file_hash = ?",
         [context.started_at, context.run_id, context.file_hash],
     )
-    has_build_files = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw'"
-        " AND table_name = 'build_files'"
-    ).fetchone()[0]
-    if has_build_files:
-        con.execute("DELETE FROM raw.build_files WHERE file_hash = ?", [context.file_hash])
+    ensure_build_tables(con)
+    con.execute("DELETE FROM raw.build_files WHERE file_hash = ?", [context.file_hash])
     con.commit()
-    logger.info("%s is an earlier version sent again; it replaces the later one", context.source_file)
+    logger.info(
+        "%s is an earlier version sent again, so it replaces the later one", context.source_file
+    )
 
 
 def _record_unsupported(con: duckdb.DuckDBPyConnection, context: FileContext, size: int) -> None:

@@ -29,8 +29,8 @@ invoice_evidence as (
     select * from {{ ref('int_invoice_evidence') }}
 ),
 
--- Invoice lines, shipments and prices name an invoice by its id alone. So
--- when several customers use an id, nobody can say whose that evidence is.
+-- Invoice lines, shipments and prices name an invoice by its id alone, so
+-- the evidence of an id that several customers use is not attributable.
 shared_invoice_ids as (
     select invoice_id
     from invoices

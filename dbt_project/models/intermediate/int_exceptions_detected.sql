@@ -69,7 +69,9 @@ ingest_exceptions as (
             || '|' || issues.reason as detail_key
     from issues
     -- A file replaced at the same path takes its problems with it.
-    left join {{ ref('stg_superseded_files') }} as superseded
+    left join (
+        select distinct file_hash from {{ ref('stg_superseded_files') }}
+    ) as superseded
         on issues.file_hash = superseded.file_hash
     where superseded.file_hash is null
 ),

@@ -3,6 +3,9 @@
 -- seen, or in a file that such a file replaced. Invoices with a line whose
 -- customer and SKU got a new or replaced agreed price are rebuilt too. A
 -- full build rebuilds everything and leaves this table empty.
+
+-- depends_on: {{ ref('stg_superseded_files') }}
+
 with
 
 {% if var('incremental_build', false) %}
@@ -19,13 +22,9 @@ unbuilt_files as (
 changed_files as (
     select file_hash from unbuilt_files
     union
-    select older.file_hash
-    from {{ source('raw', 'files') }} as older
-    inner join {{ source('raw', 'files') }} as newer
-        on older.source_file = newer.source_file
-        and newer.loaded_at > older.loaded_at
-        and newer.status = 'loaded'
-    where newer.file_hash in (select file_hash from unbuilt_files)
+    select file_hash
+    from {{ ref('stg_superseded_files') }}
+    where replaced_by_file_hash in (select file_hash from unbuilt_files)
 ),
 
 new_prices as (

@@ -23,8 +23,8 @@ lines as (
     select * from {{ ref('fct_invoice_lines') }}
 ),
 
--- Lines name an invoice by its id alone: the lines of an id that several
--- customers use are nobody's evidence.
+-- Lines name an invoice by its id alone, so the lines of an id that several
+-- customers use are not attributable evidence.
 shared_invoice_ids as (
     select invoice_id
     from {{ ref('fct_invoices') }}

@@ -1,6 +1,6 @@
--- One row per file that a later file at the same path replaced: the same
--- name with other content, loaded after it. Extract rows of a replaced file
--- no longer count, and neither do the problems found in it.
+-- One row per file and each later file that replaced it: the same path
+-- with other content, loaded after it. Extract rows of a replaced file no
+-- longer count, and neither do the problems found in it.
 with
 
 files as (
@@ -8,7 +8,9 @@ files as (
 ),
 
 final as (
-    select distinct older.file_hash
+    select
+        older.file_hash,
+        newer.file_hash as replaced_by_file_hash
     from files as older
     inner join files as newer
         on older.source_file = newer.source_file
