@@ -1,6 +1,9 @@
 -- One row per deduction that a customer's debit memo line (X12 812 CDD)
 -- claims: the memo line on the same invoice, preferring one of the same
 -- amount, and each memo line linked to one deduction at most.
+
+{{ config(materialized='view') }}
+
 with
 
 memos as (

@@ -3,6 +3,9 @@
 -- parent, then its reason-code set, then the default table. Discounts taken
 -- on the remittance are early-pay discounts; shortfalls with no reason are
 -- unidentified.
+
+{{ config(materialized='view') }}
+
 with
 
 detected as (

@@ -3,6 +3,9 @@
 -- the owner. Each rule is the most specific one that matches: customer,
 -- then parent, then default, and a category-specific rule before a general
 -- one of the same scope.
+
+{{ config(materialized='view') }}
+
 with
 
 deductions as (

@@ -10,6 +10,9 @@
     end
 {%- endset %}
 
+
+{{ config(materialized='view') }}
+
 with
 
 deductions as (

@@ -10,12 +10,21 @@
 }}
 
 -- depends_on: {{ ref('int_invoice_scope') }}
+-- depends_on: {{ ref('stg_invoice_lines') }}
+-- depends_on: {{ ref('stg_shipments') }}
 
 with
 
+-- The rows of stg_invoice_lines and stg_shipments, read straight from the
+-- raw tables so that an incremental build ranks only the versions of the
+-- invoices it rebuilds.
 invoice_lines as (
-    select * from {{ ref('stg_invoice_lines') }}
-    where {{ in_invoice_scope('invoice_id') }}
+    select
+        invoice_id, line_number, sku, description, uom, quantity, unit_price,
+        line_amount
+    from (
+        {{ latest_rows('invoice_lines', 'invoice_id, line_number', scope_column='invoice_id') }}
+    ) as latest
 ),
 
 invoices as (
@@ -24,8 +33,10 @@ invoices as (
 ),
 
 shipments as (
-    select * from {{ ref('stg_shipments') }}
-    where {{ in_invoice_scope('invoice_id') }}
+    select invoice_id, line_number, shipped_quantity, delivered_quantity, pod_reference
+    from (
+        {{ latest_rows('shipments', 'invoice_id, line_number', scope_column='invoice_id') }}
+    ) as latest
 ),
 
 prices as (

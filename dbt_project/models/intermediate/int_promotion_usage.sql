@@ -2,6 +2,9 @@
 -- with how much of the promotion's cap earlier deductions already used.
 -- The promotion named in the customer's memo or reference wins; otherwise a
 -- deduction is covered only when exactly one promotion is active.
+
+{{ config(materialized='view') }}
+
 with
 
 deductions as (
@@ -51,6 +54,18 @@ dated as (
         and deductions.customer_id = invoices.customer_id
 ),
 
+-- A deduction may use the promotions of its customer and of that
+-- customer's parent. Two equality joins, not one join on either customer,
+-- so the join can be hashed.
+covering_customers as (
+    select deduction_id, customer_id as promotion_customer_id from dated
+    union
+    select dated.deduction_id, customers.parent_customer_id
+    from dated
+    inner join customers on dated.customer_id = customers.customer_id
+    where customers.parent_customer_id is not null
+),
+
 candidates as (
     select
         dated.*,
@@ -59,12 +74,10 @@ candidates as (
         strpos(dated.customer_text, upper(promotions.promotion_id)) > 0
             as is_named
     from dated
-    left join customers on dated.customer_id = customers.customer_id
+    inner join covering_customers
+        on dated.deduction_id = covering_customers.deduction_id
     inner join promotions
-        on (
-            promotions.customer_id = dated.customer_id
-            or promotions.customer_id = customers.parent_customer_id
-        )
+        on promotions.customer_id = covering_customers.promotion_customer_id
         and dated.evidence_date between promotions.start_date and promotions.end_date
     left join invoice_skus
         on dated.invoice_id = invoice_skus.invoice_id

@@ -1,5 +1,8 @@
 -- One row per allocation of a payment to an invoice: the amount applied
 -- and how the remittance line was matched to the invoice.
+
+{{ config(materialized='view') }}
+
 with
 
 allocations as (

@@ -1,20 +1,12 @@
 -- One row per invoice line with its delivery and price evidence, for
 -- drill-down from a deduction to the lines behind it.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_invoice_scope() }}",
-    )
-}}
 
--- depends_on: {{ ref('int_invoice_scope') }}
+{{ config(materialized='view') }}
 
 with
 
 line_evidence as (
     select * from {{ ref('int_invoice_line_evidence') }}
-    where {{ in_invoice_scope('invoice_id') }}
 ),
 
 final as (

@@ -1,5 +1,8 @@
 -- One row per remittance line: what the customer wrote, the invoice it was
 -- matched to and how, for drill-down from a deduction to its remittance.
+
+{{ config(materialized='view') }}
+
 with
 
 matches as (
