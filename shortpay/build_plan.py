@@ -1,12 +1,17 @@
 """Decide whether a dbt build may be incremental, and record what each build took in.
 
-The invoice-grain models (prepared invoices, line evidence and
-``fct_invoice_lines``) are incremental: a build rebuilds only the invoices
-that files new since the last completed build touch. Everything else is
+The invoice-grain models and the matching, allocation and payment-balance
+models are incremental: a build rebuilds only the invoices and payments
+that files new since the last completed build touch (the scope models
+``int_invoice_scope``, ``int_payment_scope``, ``int_allocation_scope`` and
+``int_balance_scope`` say which). Deductions, exceptions and reports are
 rebuilt in full on every build.
 
-A build is full when no build has completed in this work database, or when
-the dbt project or the rules differ from the last completed build's.
+A build is full when no build has completed in this work database, or
+when the dbt project or the rules differ from the last completed build's.
+It is full too when the last build started and did not finish. An
+incremental build reads the tables the last build left, and a build that
+died half-way may have left some of them rebuilt and some not.
 ``raw.build_files`` lists the files a completed build took in. A build that
 dies leaves it unchanged. The next build then takes in the same files again
 and replaces the same rows.
@@ -74,9 +79,7 @@ def plan_build(work_db: Path, rules_hash: str) -> BuildPlan:
     connection = duckdb.connect(str(work_db))
     try:
         ensure_build_tables(connection)
-        row = connection.execute(
-            "select value from raw.build_state where key = 'fingerprint'"
-        ).fetchone()
+        state = dict(connection.execute("select key, value from raw.build_state").fetchall())
         files = connection.execute(
             "select distinct files.file_hash, built.file_hash is null from raw.files as files"
             " left join raw.build_files as built on files.file_hash = built.file_hash"
@@ -84,14 +87,29 @@ def plan_build(work_db: Path, rules_hash: str) -> BuildPlan:
         ).fetchall()
     finally:
         connection.close()
-    if row is None:
+    if "fingerprint" not in state:
         reason, incremental = "no earlier build in this work database", False
-    elif row[0] != fingerprint:
+    elif "started" in state:
+        reason, incremental = "the last build did not finish", False
+    elif state["fingerprint"] != fingerprint:
         reason, incremental = "the models or the rules changed since the last build", False
     else:
-        reason, incremental = "only the invoices that new files touch are rebuilt", True
+        reason, incremental = "only the invoices and payments that new files touch are rebuilt", True
     unbuilt = [file_hash for file_hash, is_unbuilt in files if is_unbuilt]
     return BuildPlan(incremental, reason, fingerprint, unbuilt, [file_hash for file_hash, _ in files])
+
+
+def start_build(work_db: Path, run_id: str) -> None:
+    """Record that a build began, so that the next plan knows if it died. record_build clears it."""
+    connection = duckdb.connect(str(work_db))
+    try:
+        ensure_build_tables(connection)
+        connection.execute("begin transaction")
+        connection.execute("delete from raw.build_state where key = 'started'")
+        connection.execute("insert into raw.build_state values ('started', ?)", [run_id])
+        connection.execute("commit")
+    finally:
+        connection.close()
 
 
 def record_build(work_db: Path, plan: BuildPlan, run_id: str) -> None:
@@ -109,7 +127,9 @@ def record_build(work_db: Path, plan: BuildPlan, run_id: str) -> None:
             " select unnest(cast(? as varchar[])), ?, current_timestamp",
             [taken_in, run_id],
         )
-        connection.execute("delete from raw.build_state where key = 'fingerprint'")
+        connection.execute(
+            "delete from raw.build_state where key in ('fingerprint', 'started')"
+        )
         connection.execute(
             "insert into raw.build_state values ('fingerprint', ?)", [plan.fingerprint]
         )

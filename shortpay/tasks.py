@@ -69,13 +69,14 @@ def snapshot_review_state(paths: Paths) -> int:
 @task(cache_policy=NO_CACHE, timeout_seconds=7200)
 def build_models(paths: Paths, as_of: date, run_id: str, rules_hash: str) -> dict:
     """Build and test every model except the exceptions queue, incrementally when allowed."""
-    from shortpay.build_plan import plan_build, record_build
+    from shortpay.build_plan import plan_build, record_build, start_build
 
     plan = plan_build(paths.work_db, rules_hash)
     get_run_logger().info(
         "dbt build: %s (%s), %d new files",
         "incremental" if plan.incremental else "full", plan.reason, len(plan.unbuilt_files),
     )
+    start_build(paths.work_db, run_id)
     run_dbt_build(
         paths.work_db, paths.work_dir, as_of, run_id,
         exclude=EXCEPTIONS_MODELS, incremental=plan.incremental,
@@ -107,10 +108,15 @@ def check_quality(paths: Paths, run_id: str, as_of: date, suites_dir: Path) -> d
 
 
 @task(cache_policy=NO_CACHE, timeout_seconds=3600)
-def build_exceptions(paths: Paths, as_of: date, run_id: str) -> DbtResult:
-    """Build and test the exceptions queue from every stage's findings."""
+def build_exceptions(paths: Paths, as_of: date, run_id: str, incremental: bool) -> DbtResult:
+    """Build and test the exceptions queue from every stage's findings.
+
+    ``incremental`` repeats the main build's setting: with the same variables
+    dbt reuses that build's parse instead of parsing the project again.
+    """
     return run_dbt_build(
-        paths.work_db, paths.work_dir, as_of, run_id, select=EXCEPTIONS_MODELS
+        paths.work_db, paths.work_dir, as_of, run_id, select=EXCEPTIONS_MODELS,
+        incremental=incremental,
     )
 
 

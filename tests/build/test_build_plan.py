@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from shortpay.build_plan import plan_build, project_fingerprint, record_build
+from shortpay.build_plan import plan_build, project_fingerprint, record_build, start_build
 
 RULES_HASH = "rules-a"
 
@@ -61,6 +61,19 @@ def test_failed_build_leaves_files_unbuilt(work_db):
     add_files(work_db, "f3")
     plan_build(work_db, RULES_HASH)  # planned, but the build failed: nothing recorded
     assert plan_build(work_db, RULES_HASH).unbuilt_files == ["f3"]
+
+
+def test_build_that_did_not_finish_makes_the_next_one_full(work_db):
+    record_build(work_db, plan_build(work_db, RULES_HASH), "run-1")
+    add_files(work_db, "f3")
+    start_build(work_db, "run-2")  # the build began and died half-way
+    plan = plan_build(work_db, RULES_HASH)
+    assert plan.as_dict() == {
+        "mode": "full", "reason": "the last build did not finish", "new_files": 1,
+    }
+    start_build(work_db, "run-3")
+    record_build(work_db, plan, "run-3")
+    assert plan_build(work_db, RULES_HASH).incremental
 
 
 def test_changed_rules_force_full_build(work_db):

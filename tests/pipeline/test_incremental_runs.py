@@ -7,13 +7,18 @@ publish exactly what one run over all the files publishes.
 from __future__ import annotations
 
 import csv
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from warehouse_queries import RULES_DIR, SAMPLE_INBOX, query, table_contents
+from warehouse_queries import REPO_ROOT, RULES_DIR, SAMPLE_INBOX, query, table_contents
 
 from shortpay.bench.generate import generate
 from shortpay.bench.increment import split_inbox
@@ -133,6 +138,11 @@ def incremental_runs(tmp_path_factory: pytest.TempPathFactory, prefect_api: str)
         invoice_id
         for (invoice_id,) in query(work_db, "select invoice_id from intermediate.int_invoice_scope")
     }
+    scope_sizes = {
+        model: query(work_db, f"select count(*) from intermediate.{model}")[0][0]  # noqa: S608
+        for model in ("int_payment_scope", "int_allocation_scope", "int_balance_scope")
+    }
+    payments_before = query(work_db, "select count(*) from marts.fct_payments")[0][0]
 
     rebuilt = folder / "full" / "warehouse.duckdb"
     full = run_pipeline(inbox, rebuilt, RULES_DIR, AS_OF)
@@ -141,6 +151,8 @@ def incremental_runs(tmp_path_factory: pytest.TempPathFactory, prefect_api: str)
         "first": first,
         "second": second,
         "scope": scope,
+        "scope_sizes": scope_sizes,
+        "payments": payments_before,
         "full": full,
         "incremental_tables": table_contents(warehouse),
         "full_tables": table_contents(rebuilt),
@@ -158,7 +170,7 @@ def test_first_run_builds_everything(incremental_runs):
 def test_second_build_is_incremental(incremental_runs):
     assert incremental_runs["second"]["build"] == {
         "mode": "incremental",
-        "reason": "only the invoices that new files touch are rebuilt",
+        "reason": "only the invoices and payments that new files touch are rebuilt",
         "new_files": 6,
     }
 
@@ -170,6 +182,17 @@ def test_scope_is_new_and_repriced_invoices(incremental_runs):
     assert incremental_runs["scope"] == (
         split["day_invoices"] | split["repriced"] | split["corrected"]
     )
+
+
+def test_payment_scope_sizes(incremental_runs):
+    """Of 1,132 payments, 145 are matched again: the day's 31, and those of the
+    first inbox that name a day's, corrected or repriced invoice or that no
+    reference matched. Their invoices (261) are allocated again.
+    """
+    assert incremental_runs["payments"] == 1132
+    assert incremental_runs["scope_sizes"] == {
+        "int_payment_scope": 145, "int_allocation_scope": 261, "int_balance_scope": 145,
+    }
 
 
 def test_incremental_tables_equal_a_full_rebuild(incremental_runs):
@@ -269,3 +292,147 @@ def test_earlier_extract_sent_back_is_current_again(replaced_extract_runs, tmp_p
                  [REMOVED_INVOICE]) == [(1,)]
     for table in full:
         assert incremental[table] == full[table], table
+
+
+def run_first_then_day(inbox: Path, day: Path, warehouse: Path) -> dict:
+    """Run on the first inbox, add the day's files, run again and return that summary."""
+    run_pipeline(inbox, warehouse, RULES_DIR, AS_OF)
+    for path in day.iterdir():
+        shutil.copy2(path, inbox / path.name)
+    return run_pipeline(inbox, warehouse, RULES_DIR, AS_OF)
+
+
+def assert_equals_full_rebuild(warehouse: Path, inbox: Path, folder: Path) -> None:
+    """Run once over the whole inbox into a new warehouse and compare every table."""
+    rebuilt = folder / "full" / "warehouse.duckdb"
+    run_pipeline(inbox, rebuilt, RULES_DIR, AS_OF)
+    incremental, full = table_contents(warehouse), table_contents(rebuilt)
+    assert sorted(incremental) == sorted(full)
+    for table in full:
+        assert incremental[table] == full[table], table
+
+
+CASE_FOLDERS = REPO_ROOT / "tests" / "cases"
+
+
+def split_cases(source: Path, base: Path, day: Path, day_parity: int) -> dict[str, int]:
+    """Split a case folder into a first inbox and a day's files.
+
+    Every other payment (with its remittance rows) and every other invoice
+    (with its lines and shipments), in id order, goes to a ``*_day.csv``
+    file. The rest stays in the first inbox, with every file that has no
+    payment or invoice ids. Returns how many payments and invoices the day
+    has.
+    """
+    base.mkdir(parents=True)
+    day.mkdir(parents=True)
+    day_ids: dict[str, set[str]] = {"payment_id": set(), "invoice_id": set()}
+    for path in sorted(source.iterdir()):
+        if path.suffix != ".csv":
+            shutil.copy2(path, base / path.name)
+            continue
+        header, rows = read_rows(path)
+        key = next((name for name in ("payment_id", "invoice_id") if name in header), None)
+        if key is None:
+            shutil.copy2(path, base / path.name)
+            continue
+        ids = sorted({row[key] for row in rows})
+        later = {value for index, value in enumerate(ids) if index % 2 == day_parity}
+        day_ids[key] |= later
+        write_rows(base / path.name, header, [row for row in rows if row[key] not in later])
+        write_rows(day / f"{path.stem}_day.csv", header, [row for row in rows if row[key] in later])
+    return {"day_payments": len(day_ids["payment_id"]), "day_invoices": len(day_ids["invoice_id"])}
+
+
+@pytest.mark.parametrize(
+    ("case", "day_parity", "day_payments", "day_invoices"),
+    [("matching", 0, 12, 17), ("matching", 1, 11, 16), ("validation", 1, 12, 15)],
+)
+def test_split_cases_equal_a_full_rebuild(
+    case, day_parity, day_payments, day_invoices, tmp_path, prefect_api
+):
+    """Half of each case's payments and invoices arrive a day later.
+
+    The cases pay invoices of the other half, reverse payments, take a payer
+    from its account's history, match by amount and by combination, and pay
+    one invoice twice, so the second run must match again the payments that
+    a day's file can change and allocate again their invoices.
+    """
+    inbox, day = tmp_path / "inbox", tmp_path / "day"
+    split = split_cases(CASE_FOLDERS / case, inbox, day, day_parity)
+    assert split == {"day_payments": day_payments, "day_invoices": day_invoices}
+    warehouse = tmp_path / "incremental" / "warehouse.duckdb"
+    second = run_first_then_day(inbox, day, warehouse)
+    assert second["build"]["mode"] == "incremental"
+    assert_equals_full_rebuild(warehouse, inbox, tmp_path)
+
+
+def test_killed_build_reruns_in_full(tmp_path, prefect_api):
+    """A run killed after some incremental models were rebuilt and others not.
+
+    The next build cannot trust the tables the dead one left, so it is full,
+    and it publishes what one run over all the files publishes.
+    """
+    split = split_sample(tmp_path)
+    inbox = split["first"]
+    warehouse = tmp_path / "incremental" / "warehouse.duckdb"
+    run_pipeline(inbox, warehouse, RULES_DIR, AS_OF)
+    for path in split["day"].iterdir():
+        shutil.copy2(path, inbox / path.name)
+
+    dbt_log = Paths.for_warehouse(warehouse).work_dir / "logs" / "dbt.log"
+    rebuilt_marker = "Finished running node model.shortpay.int_invoice_allocations"
+    rebuilt_before = dbt_log.read_text(encoding="utf-8").count(rebuilt_marker)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("shortpay")), "run", "--inbox", str(inbox),
+         "--warehouse", str(warehouse), "--as-of", AS_OF.isoformat()],
+        env={**os.environ, "PREFECT_API_URL": prefect_api},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    while dbt_log.read_text(encoding="utf-8").count(rebuilt_marker) == rebuilt_before:
+        assert process.poll() is None, "the run ended before it was killed"
+        assert time.monotonic() < deadline, "the run never rebuilt the allocations"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+
+    restarted = run_pipeline(inbox, warehouse, RULES_DIR, AS_OF)
+    assert restarted["build"] == {
+        "mode": "full", "reason": "the last build did not finish", "new_files": 6,
+    }
+    assert_equals_full_rebuild(warehouse, inbox, tmp_path)
+
+
+def test_day_changes_earlier_payments(tmp_path, prefect_api):
+    """The day's payments change what four earlier payments did.
+
+    - A reversal cancels PR1, so PR2, which found R-1 paid, now pays it.
+    - PQ1 names its customer and account, so the account's history now
+      names CQ as the payer of PQ2.
+    - PT1 is dated before PT2 and pays T-1 first, so PT2 finds it paid.
+    - PS4 has no reference and the amount of S-1, which PS3 names, so it is
+      not matched by amount.
+    """
+    cases = CASE_FOLDERS / "increment"
+    inbox = tmp_path / "inbox"
+    shutil.copytree(cases / "first", inbox)
+    warehouse = tmp_path / "incremental" / "warehouse.duckdb"
+    second = run_first_then_day(inbox, cases / "day", warehouse)
+    assert second["build"]["mode"] == "incremental"
+
+    assert query(
+        warehouse,
+        "select payment_id, customer_id, customer_resolution, applied_amount, unapplied_amount"
+        " from fct_payments where payment_id in ('PR1', 'PR2', 'PQ2', 'PT1', 'PT2', 'PS4')"
+        " order by payment_id",
+    ) == [
+        ("PQ2", "CQ", "payer_account", Decimal("80.00"), Decimal("0.00")),
+        ("PR1", "CR", "customer_id", Decimal("0.00"), Decimal("500.00")),
+        ("PR2", "CR", "customer_id", Decimal("500.00"), Decimal("10.00")),
+        ("PS4", "CS", "customer_id", Decimal("0.00"), Decimal("250.00")),
+        ("PT1", "CT", "customer_id", Decimal("400.00"), Decimal("0.00")),
+        ("PT2", "CT", "customer_id", Decimal("0.00"), Decimal("400.00")),
+    ]
+    assert_equals_full_rebuild(warehouse, inbox, tmp_path)

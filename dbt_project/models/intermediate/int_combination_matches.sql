@@ -3,11 +3,22 @@
 -- paying customer's family, and exactly one such combination exists at the
 -- smallest size. Several equally small combinations make the line ambiguous
 -- (combination_count > 1), and nothing is applied.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_build_scope([('payment_id', 'int_payment_scope')]) }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_payment_scope') }}
+
 with
 
 lines as (
     select * from {{ ref('int_remittance_lines_prepared') }}
     where not is_void
+        and {{ in_build_scope('payment_id', 'int_payment_scope') }}
         and payer_customer_id is not null
         and paid_amount is not null
         and paid_amount > 0

@@ -3,25 +3,39 @@
 -- owed), each discount taken, and each unexplained invoice shortfall.
 -- Adjustments of lines matched to no invoice, and adjustments outside any
 -- line, stay at payment level with no invoice; they are never spread.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_build_scope([('payment_id', 'int_balance_scope')]) }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_balance_scope') }}
+
 with
 
 matches as (
     select * from {{ ref('int_remittance_matches') }}
     where match_status <> 'void'
+        and {{ in_build_scope('payment_id', 'int_balance_scope') }}
 ),
 
 allocations as (
     select * from {{ ref('int_invoice_allocations') }}
+    where {{ in_build_scope('payment_id', 'int_balance_scope') }}
 ),
 
 adjustments as (
     select * from {{ ref('stg_adjustments') }}
     where adjustment_amount > 0
+        and {{ in_build_scope('payment_id', 'int_balance_scope') }}
 ),
 
 payments as (
     select * from {{ ref('int_payments_resolved') }}
     where not (is_reversal or is_reversed)
+        and {{ in_build_scope('payment_id', 'int_balance_scope') }}
 ),
 
 line_adjustments as (

@@ -5,16 +5,30 @@
 -- deduction. Lines of one invoice are taken in payment order, so
 -- an invoice is never applied below zero: a second payment of a closed
 -- invoice applies nothing and its money stays unapplied.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_build_scope([('invoice_id', 'int_allocation_scope'), ('payment_id', 'int_payment_scope')]) }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_allocation_scope') }}
+-- depends_on: {{ ref('int_payment_scope') }}
+-- depends_on: {{ ref('int_balance_scope') }}
+
 with
 
 matched_lines as (
     select * from {{ ref('int_remittance_matches') }}
     where match_status = 'matched'
+        and {{ in_build_scope('payment_id', 'int_balance_scope') }}
 ),
 
 combinations as (
     select * from {{ ref('int_combination_matches') }}
     where invoice_id is not null
+        and {{ in_build_scope('invoice_id', 'int_allocation_scope') }}
 ),
 
 {% set line_columns = [
@@ -34,6 +48,7 @@ matches as (
         withheld_amount
     from matched_lines
     where match_method <> 'amount_combination'
+        and {{ in_build_scope('invoice_id', 'int_allocation_scope') }}
     union all
     select
         {% for column in line_columns %}matched_lines.{{ column }}, {% endfor %}

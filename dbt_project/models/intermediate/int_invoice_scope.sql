@@ -10,21 +10,8 @@ with
 
 {% if var('incremental_build', false) %}
 
-unbuilt_files as (
-    select files.file_hash
-    from {{ source('raw', 'files') }} as files
-    left join {{ source('raw', 'build_files') }} as built
-        on files.file_hash = built.file_hash
-    where built.file_hash is null
-),
-
--- New files and the files they replaced at the same path.
 changed_files as (
-    select file_hash from unbuilt_files
-    union
-    select file_hash
-    from {{ ref('stg_superseded_files') }}
-    where replaced_by_file_hash in (select file_hash from unbuilt_files)
+    {{ changed_files() }}
 ),
 
 new_prices as (
@@ -58,10 +45,7 @@ final as (
 
 {% else %}
 
-final as (
-    select cast(null as varchar) as invoice_id
-    where false
-)
+{{ empty_scope('invoice_id') }}
 
 {% endif %}
 

@@ -4,11 +4,22 @@
 -- paying customer's family when the payment names its payer. A payer known
 -- only from the account's history does not limit them, so the invoice the
 -- remittance names wins over that history.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_build_scope([('payment_id', 'int_payment_scope')]) }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_payment_scope') }}
+
 with
 
 lines as (
     select * from {{ ref('int_remittance_lines_prepared') }}
     where not is_void
+        and {{ in_build_scope('payment_id', 'int_payment_scope') }}
 ),
 
 invoices as (
@@ -106,6 +117,14 @@ lines_without_reference_match as (
 -- Invoices some remittance line names are not open for amount-only matches.
 referenced_invoices as (
     select distinct invoice_id, invoice_customer_id from in_family
+    {%- if is_incremental() and var('incremental_build', false) %}
+    -- The lines outside this build's scope keep the candidates that the
+    -- last build found for them, and they name invoices too.
+    union
+    select invoice_id, invoice_customer_id
+    from {{ this }}
+    where method_rank <= 3
+    {%- endif %}
 ),
 
 family_invoices as (

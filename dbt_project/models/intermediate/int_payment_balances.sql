@@ -3,23 +3,37 @@
 -- claim more than the payment carries, the gap becomes an unidentified
 -- payment-level deduction (remittance_variance_amount) rather than being
 -- taken off some invoice.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_build_scope([('payment_id', 'int_balance_scope')]) }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_balance_scope') }}
+
 with
 
 payments as (
     select * from {{ ref('int_payments_resolved') }}
+    where {{ in_build_scope('payment_id', 'int_balance_scope') }}
 ),
 
 lines as (
     select * from {{ ref('stg_remittance_lines') }}
+    where {{ in_build_scope('payment_id', 'int_balance_scope') }}
 ),
 
 adjustments as (
     select * from {{ ref('stg_adjustments') }}
+    where {{ in_build_scope('payment_id', 'int_balance_scope') }}
 ),
 
 allocations as (
     select payment_id, file_hash, sum(applied_amount) as applied_amount
     from {{ ref('int_invoice_allocations') }}
+    where {{ in_build_scope('payment_id', 'int_balance_scope') }}
     group by payment_id, file_hash
 ),
 
@@ -27,6 +41,7 @@ payment_level_deductions as (
     select payment_id, file_hash, sum(deduction_amount) as deduction_amount
     from {{ ref('int_deductions_detected') }}
     where invoice_id is null
+        and {{ in_build_scope('payment_id', 'int_balance_scope') }}
     group by payment_id, file_hash
 ),
 

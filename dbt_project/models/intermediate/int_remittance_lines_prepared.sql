@@ -1,17 +1,30 @@
 -- One row per remittance line of a posted payment, with its payment's
 -- customer, a normalised reference and the amounts the line explains.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_build_scope([('payment_id', 'int_payment_scope')]) }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_payment_scope') }}
+
 with
 
 lines as (
     select * from {{ ref('stg_remittance_lines') }}
+    where {{ in_build_scope('payment_id', 'int_payment_scope') }}
 ),
 
 payments as (
     select * from {{ ref('int_payments_resolved') }}
+    where {{ in_build_scope('payment_id', 'int_payment_scope') }}
 ),
 
 adjustments as (
     select * from {{ ref('stg_adjustments') }}
+    where {{ in_build_scope('payment_id', 'int_payment_scope') }}
 ),
 
 -- A payment that arrives with no remittance lines (a bank receipt) gets

@@ -3,14 +3,26 @@
 -- candidates). Nothing is guessed: a tie is `ambiguous`. A line paying a
 -- combination of invoices is `matched` with method `amount_combination`
 -- and no invoice_id; its invoices are in int_combination_matches.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_build_scope([('payment_id', 'int_payment_scope')]) }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_payment_scope') }}
+
 with
 
 lines as (
     select * from {{ ref('int_remittance_lines_prepared') }}
+    where {{ in_build_scope('payment_id', 'int_payment_scope') }}
 ),
 
 candidates as (
     select * from {{ ref('int_match_candidates') }}
+    where {{ in_build_scope('payment_id', 'int_payment_scope') }}
 ),
 
 invoices as (
@@ -29,6 +41,7 @@ combination_lines as (
         max(combination_count) as combination_count,
         count(invoice_id) as member_count
     from {{ ref('int_combination_matches') }}
+    where {{ in_build_scope('payment_id', 'int_payment_scope') }}
     group by payment_id, file_hash, line_number
 ),
 

@@ -2,14 +2,26 @@
 -- stays unapplied and what the customer deducted at payment level.
 -- payment_amount = applied_amount + unapplied_amount
 --                  - payment_level_deduction_amount.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_build_scope([('payment_id', 'int_balance_scope')]) }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_balance_scope') }}
+
 with
 
 payments as (
     select * from {{ ref('int_payments_resolved') }}
+    where {{ in_build_scope('payment_id', 'int_balance_scope') }}
 ),
 
 balances as (
     select * from {{ ref('int_payment_balances') }}
+    where {{ in_build_scope('payment_id', 'int_balance_scope') }}
 ),
 
 final as (

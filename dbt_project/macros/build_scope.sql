@@ -1,0 +1,94 @@
+{#- Incremental models. On an incremental build (var incremental_build)
+    such a model first deletes the rows of the keys in its scope model (a
+    pre-hook, delete_build_scope), then appends those keys' rows again
+    (in_build_scope filters its inputs). Deleting by scope, not by the new
+    rows' keys, also removes the rows of a key that is gone, such as an
+    invoice missing from a replaced extract. On any other build the hook
+    does nothing and the filter keeps every row.
+
+    The scopes, each a one-column model:
+    - int_invoice_scope (invoice_id): invoices whose rows changed;
+    - int_payment_scope (payment_id): payments whose match may change;
+    - int_allocation_scope (invoice_id): invoices whose allocations may
+      change;
+    - int_balance_scope (payment_id): payments with an allocation that may
+      change.
+
+    A model that uses them names its dependency with a comment line
+    `-- depends_on: {{ ref('int_invoice_scope') }}`, because dbt does not
+    see refs made inside is_incremental() while it parses. -#}
+
+{% macro in_build_scope(column, scope_model) -%}
+    {%- if is_incremental() and var('incremental_build', false) -%}
+        {{ column }} in (select {{ build_scope_column(scope_model) }} from {{ ref(scope_model) }})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- scopes: a list of (column, scope model) pairs; a row goes when any of
+    its columns is in its scope. -#}
+{% macro delete_build_scope(scopes) -%}
+    {%- if is_incremental() and var('incremental_build', false) -%}
+        delete from {{ this }}
+        where
+        {%- for column, scope_model in scopes %}
+            {% if not loop.first %}or {% endif -%}
+            {{ column }} in (select {{ build_scope_column(scope_model) }} from {{ ref(scope_model) }})
+        {%- endfor %}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro build_scope_column(scope_model) -%}
+    {{ 'payment_id' if scope_model in ('int_payment_scope', 'int_balance_scope') else 'invoice_id' }}
+{%- endmacro %}
+
+{#- The final CTE of a scope model on a full build: no keys. -#}
+{% macro empty_scope(column) -%}
+final as (
+    select cast(null as varchar) as {{ column }}
+    where false
+)
+{%- endmacro %}
+
+{% macro in_invoice_scope(column) -%}
+    {{ in_build_scope(column, 'int_invoice_scope') }}
+{%- endmacro %}
+
+{% macro delete_invoice_scope() -%}
+    {{ delete_build_scope([('invoice_id', 'int_invoice_scope')]) }}
+{%- endmacro %}
+
+{#- The files an incremental build takes in: files that no completed build
+    took in (raw.build_files), and the earlier versions that such a file
+    replaced at the same path. -#}
+{% macro changed_files() -%}
+    select files.file_hash
+    from {{ source('raw', 'files') }} as files
+    left join {{ source('raw', 'build_files') }} as built
+        on files.file_hash = built.file_hash
+    where built.file_hash is null
+    union
+    select superseded.file_hash
+    from {{ ref('stg_superseded_files') }} as superseded
+    inner join {{ source('raw', 'files') }} as files
+        on superseded.replaced_by_file_hash = files.file_hash
+    left join {{ source('raw', 'build_files') }} as built
+        on files.file_hash = built.file_hash
+    where built.file_hash is null
+{%- endmacro %}
+
+{#- A model's table as the last build left it. A scope model reads it
+    before that model is rebuilt in this build: the model refs the scope,
+    so dbt builds the scope first. At parse time it is only a name. -#}
+{% macro previous_build(model_name) -%}
+    {%- if execute -%}
+        {%- set node = graph.nodes.values()
+            | selectattr('resource_type', 'equalto', 'model')
+            | selectattr('name', 'equalto', model_name)
+            | first -%}
+        {{ api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) }}
+    {%- else -%}
+        {{ model_name }}
+    {%- endif -%}
+{%- endmacro %}
