@@ -31,19 +31,20 @@ def run_dbt_build(
     work_db: Path,
     target_dir: Path,
     as_of: date,
-    run_id: str,
     select: str | None = None,
     exclude: str | None = None,
     incremental: bool = False,
 ) -> DbtResult:
     """Run ``dbt build`` on the work database and raise DbtBuildError on any failure.
 
-    With ``incremental`` the invoice-grain models rebuild only the invoices
-    that unbuilt files touch (see shortpay.build_plan); without it every
-    incremental model is rebuilt from scratch.
+    With ``incremental`` the incremental models rebuild only the invoices
+    and payments that unbuilt files touch (see shortpay.build_plan). Without
+    it dbt gets ``--full-refresh`` and rebuilds every model from scratch. The
+    models read that flag, not a variable: dbt parses the project again
+    whenever its variables change, so they hold only the run date.
     """
     os.environ["SHORTPAY_WORK_DB"] = str(work_db)
-    variables = {"as_of": as_of.isoformat(), "run_id": run_id, "incremental_build": incremental}
+    variables = {"as_of": as_of.isoformat()}
     arguments = [
         "build",
         "--project-dir", str(DBT_PROJECT_DIR),

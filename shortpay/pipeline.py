@@ -82,7 +82,7 @@ def rebuild_copy(paths: Paths, rules_dir: Path, as_of: date) -> Path:
     finally:
         connection.close()
     try:
-        run_dbt_build(copy_db, scratch, as_of, "preview")
+        run_dbt_build(copy_db, scratch, as_of)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise

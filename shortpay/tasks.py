@@ -78,7 +78,7 @@ def build_models(paths: Paths, as_of: date, run_id: str, rules_hash: str) -> dic
     )
     start_build(paths.work_db, run_id)
     run_dbt_build(
-        paths.work_db, paths.work_dir, as_of, run_id,
+        paths.work_db, paths.work_dir, as_of,
         exclude=EXCEPTIONS_MODELS, incremental=plan.incremental,
     )
     record_build(paths.work_db, plan, run_id)
@@ -108,16 +108,9 @@ def check_quality(paths: Paths, run_id: str, as_of: date, suites_dir: Path) -> d
 
 
 @task(cache_policy=NO_CACHE, timeout_seconds=3600)
-def build_exceptions(paths: Paths, as_of: date, run_id: str, incremental: bool) -> DbtResult:
-    """Build and test the exceptions queue from every stage's findings.
-
-    ``incremental`` repeats the main build's setting: with the same variables
-    dbt reuses that build's parse instead of parsing the project again.
-    """
-    return run_dbt_build(
-        paths.work_db, paths.work_dir, as_of, run_id, select=EXCEPTIONS_MODELS,
-        incremental=incremental,
-    )
+def build_exceptions(paths: Paths, as_of: date) -> DbtResult:
+    """Build and test the exceptions queue from every stage's findings."""
+    return run_dbt_build(paths.work_db, paths.work_dir, as_of, select=EXCEPTIONS_MODELS)
 
 
 @task(cache_policy=NO_CACHE, timeout_seconds=3600)

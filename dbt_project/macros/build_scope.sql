@@ -1,5 +1,5 @@
-{#- Incremental models. On an incremental build (var incremental_build)
-    such a model first deletes the rows of the keys in its scope model (a
+{#- Incremental models. On an incremental build (one without
+    --full-refresh) such a model first deletes the rows of the keys in its scope model (a
     pre-hook, delete_build_scope), then appends those keys' rows again
     (in_build_scope filters its inputs). Deleting by scope, not by the new
     rows' keys, also removes the rows of a key that is gone, such as an
@@ -19,7 +19,7 @@
     see refs made inside is_incremental() while it parses. -#}
 
 {% macro in_build_scope(column, scope_model) -%}
-    {%- if is_incremental() and var('incremental_build', false) -%}
+    {%- if is_incremental() -%}
         {{ column }} in (select {{ build_scope_column(scope_model) }} from {{ ref(scope_model) }})
     {%- else -%}
         true
@@ -29,7 +29,7 @@
 {#- scopes: a list of (column, scope model) pairs; a row goes when any of
     its columns is in its scope. -#}
 {% macro delete_build_scope(scopes) -%}
-    {%- if is_incremental() and var('incremental_build', false) -%}
+    {%- if is_incremental() -%}
         delete from {{ this }}
         where
         {%- for column, scope_model in scopes %}
@@ -41,6 +41,17 @@
 
 {% macro build_scope_column(scope_model) -%}
     {{ 'payment_id' if scope_model in ('int_payment_scope', 'int_balance_scope') else 'invoice_id' }}
+{%- endmacro %}
+
+{#- Whether this build is incremental: the pipeline runs a full build with
+    --full-refresh, and a database that no build has filled yet gets a full
+    build too. A scope model is a plain table, so it cannot ask
+    is_incremental(). -#}
+{% macro incremental_build() -%}
+    {%- if flags.FULL_REFRESH or not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {{ return(load_relation(previous_build_relation('int_invoice_allocations')) is not none) }}
 {%- endmacro %}
 
 {#- The final CTE of a scope model on a full build: no keys. -#}
@@ -83,12 +94,16 @@ final as (
     so dbt builds the scope first. At parse time it is only a name. -#}
 {% macro previous_build(model_name) -%}
     {%- if execute -%}
-        {%- set node = graph.nodes.values()
-            | selectattr('resource_type', 'equalto', 'model')
-            | selectattr('name', 'equalto', model_name)
-            | first -%}
-        {{ api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) }}
+        {{ previous_build_relation(model_name) }}
     {%- else -%}
         {{ model_name }}
     {%- endif -%}
+{%- endmacro %}
+
+{% macro previous_build_relation(model_name) -%}
+    {%- set node = graph.nodes.values()
+        | selectattr('resource_type', 'equalto', 'model')
+        | selectattr('name', 'equalto', model_name)
+        | first -%}
+    {{ return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) }}
 {%- endmacro %}

@@ -11,7 +11,7 @@
 
 with
 
-{% if var('incremental_build', false) %}
+{% if incremental_build() %}
 
 rematched as (
     select payment_id from {{ ref('int_payment_scope') }}

@@ -10,7 +10,7 @@
 
 with
 
-{% if var('incremental_build', false) %}
+{% if incremental_build() %}
 
 reallocated as (
     select invoice_id from {{ ref('int_allocation_scope') }}

@@ -5,10 +5,16 @@
 -- full build rebuilds everything and leaves this table empty.
 
 -- depends_on: {{ ref('stg_superseded_files') }}
+-- depends_on: {{ source('raw', 'files') }}
+-- depends_on: {{ source('raw', 'build_files') }}
+-- depends_on: {{ source('raw', 'prices') }}
+-- depends_on: {{ source('raw', 'invoices') }}
+-- depends_on: {{ source('raw', 'invoice_lines') }}
+-- depends_on: {{ source('raw', 'shipments') }}
 
 with
 
-{% if var('incremental_build', false) %}
+{% if incremental_build() %}
 
 changed_files as (
     {{ changed_files() }}

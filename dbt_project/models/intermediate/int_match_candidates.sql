@@ -117,7 +117,7 @@ lines_without_reference_match as (
 -- Invoices some remittance line names are not open for amount-only matches.
 referenced_invoices as (
     select distinct invoice_id, invoice_customer_id from in_family
-    {%- if is_incremental() and var('incremental_build', false) %}
+    {%- if is_incremental() %}
     -- The lines outside this build's scope keep the candidates that the
     -- last build found for them, and they name invoices too.
     union

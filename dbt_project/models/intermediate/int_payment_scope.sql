@@ -14,10 +14,15 @@
 
 -- depends_on: {{ ref('stg_superseded_files') }}
 -- depends_on: {{ ref('int_invoice_scope') }}
+-- depends_on: {{ ref('int_payments_resolved') }}
+-- depends_on: {{ source('raw', 'files') }}
+-- depends_on: {{ source('raw', 'build_files') }}
+-- depends_on: {{ source('raw', 'customers') }}
+-- depends_on: {{ source('raw', 'invoices') }}
 
 with
 
-{% if var('incremental_build', false) %}
+{% if incremental_build() %}
 
 changed_files as (
     {{ changed_files() }}
