@@ -14,7 +14,7 @@
 
 -- depends_on: {{ ref('stg_superseded_files') }}
 -- depends_on: {{ ref('int_invoice_scope') }}
--- depends_on: {{ ref('int_payments_resolved') }}
+-- depends_on: {{ ref('stg_payments') }}
 -- depends_on: {{ source('raw', 'files') }}
 -- depends_on: {{ source('raw', 'build_files') }}
 -- depends_on: {{ source('raw', 'customers') }}
@@ -30,7 +30,8 @@ changed_files as (
 
 payments as (
     select payment_id, file_hash, payer_account, payment_amount, is_reversal
-    from {{ ref('int_payments_resolved') }}
+    from {{ ref('stg_payments') }}
+    where not is_repeated_id
 ),
 
 customers_changed as (

@@ -3,6 +3,20 @@
 -- payer's, else the one customer that other payments from the same payer
 -- account were resolved to. Payments reversed by a later reversal entry are
 -- marked.
+--
+-- An incremental build computes every payment, because an account's history
+-- and a reversal's match read all of them, but it writes only the payments
+-- of int_payment_scope: no other payment's row can change.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_build_scope([('payment_id', 'int_payment_scope')]) }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_payment_scope') }}
+
 with
 
 payments as (
@@ -133,3 +147,4 @@ final as (
 )
 
 select * from final
+where {{ in_build_scope('payment_id', 'int_payment_scope') }}
