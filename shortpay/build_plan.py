@@ -34,6 +34,9 @@ BUILD_TABLES_DDL = (
     "create table if not exists raw.build_state (key varchar, value varchar)",
 )
 
+# The scope models whose keys an incremental build rebuilt, by what they count.
+REBUILT_SCOPES = {"invoices": "int_invoice_scope", "payments": "int_payment_scope"}
+
 # What the models' output depends on besides the data: their code.
 PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "tests")
 
@@ -100,7 +103,10 @@ def plan_build(work_db: Path, rules_hash: str) -> BuildPlan:
 
 
 def start_build(work_db: Path, run_id: str) -> None:
-    """Record that a build began, so that the next plan knows if it died. record_build clears it."""
+    """Record that a build began, so that the next plan can tell that it died.
+
+    record_build clears the record when the build completes.
+    """
     connection = duckdb.connect(str(work_db))
     try:
         ensure_build_tables(connection)
@@ -108,6 +114,20 @@ def start_build(work_db: Path, run_id: str) -> None:
         connection.execute("delete from raw.build_state where key = 'started'")
         connection.execute("insert into raw.build_state values ('started', ?)", [run_id])
         connection.execute("commit")
+    finally:
+        connection.close()
+
+
+def count_rebuilt(work_db: Path) -> dict[str, int]:
+    """Count the invoices and payments that the last incremental build rebuilt."""
+    connection = duckdb.connect(str(work_db), read_only=True)
+    try:
+        return {
+            name: connection.execute(
+                f"select count(*) from intermediate.{model}"  # noqa: S608 (a constant above)
+            ).fetchone()[0]
+            for name, model in REBUILT_SCOPES.items()
+        }
     finally:
         connection.close()
 

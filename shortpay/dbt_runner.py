@@ -40,8 +40,9 @@ def run_dbt_build(
     With ``incremental`` the incremental models rebuild only the invoices
     and payments that unbuilt files touch (see shortpay.build_plan). Without
     it dbt gets ``--full-refresh`` and rebuilds every model from scratch. The
-    models read that flag, not a variable: dbt parses the project again
-    whenever its variables change, so they hold only the run date.
+    models read that flag, not a variable, because dbt parses the project
+    again whenever its variables change. So the variables hold only the run
+    date.
     """
     os.environ["SHORTPAY_WORK_DB"] = str(work_db)
     variables = {"as_of": as_of.isoformat()}

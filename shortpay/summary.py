@@ -127,9 +127,11 @@ def summarize_build(work_db: Path) -> dict:
 def _build_line(build: dict | None) -> list[str]:
     if not build:
         return []
-    return [
-        f"  build: {build['mode']}, {build['new_files']} new files ({build['reason']})"
-    ]
+    line = f"  build: {build['mode']}, {build['new_files']} new files"
+    rebuilt = build.get("rebuilt")
+    if rebuilt:
+        line += f", {rebuilt['invoices']} invoices and {rebuilt['payments']} payments rebuilt"
+    return [f"{line} ({build['reason']})"]
 
 
 def format_summary(summary: dict) -> str:

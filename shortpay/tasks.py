@@ -69,7 +69,7 @@ def snapshot_review_state(paths: Paths) -> int:
 @task(cache_policy=NO_CACHE, timeout_seconds=7200)
 def build_models(paths: Paths, as_of: date, run_id: str, rules_hash: str) -> dict:
     """Build and test every model except the exceptions queue, incrementally when allowed."""
-    from shortpay.build_plan import plan_build, record_build, start_build
+    from shortpay.build_plan import count_rebuilt, plan_build, record_build, start_build
 
     plan = plan_build(paths.work_db, rules_hash)
     get_run_logger().info(
@@ -82,7 +82,10 @@ def build_models(paths: Paths, as_of: date, run_id: str, rules_hash: str) -> dic
         exclude=EXCEPTIONS_MODELS, incremental=plan.incremental,
     )
     record_build(paths.work_db, plan, run_id)
-    return plan.as_dict()
+    build = plan.as_dict()
+    if plan.incremental:
+        build["rebuilt"] = count_rebuilt(paths.work_db)
+    return build
 
 
 @task(cache_policy=NO_CACHE, timeout_seconds=3600)
