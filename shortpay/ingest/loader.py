@@ -142,7 +142,12 @@ def _connect(work_db: Path, timeout_seconds: float) -> duckdb.DuckDBPyConnection
 
 
 def _inbox_files(inbox: Path) -> list[Path]:
-    """Return the inbox's files in sorted order, leaving out hidden files and folders."""
+    """Return the inbox's files in load order, leaving out hidden files and folders.
+
+    The order is by file name, then by path, whatever sub-folder a file is
+    in. So dated names load in date order when a day's files sit in a
+    folder of their own, as they would when they came on different days.
+    """
     files = []
     for path in inbox.rglob("*"):
         relative = path.relative_to(inbox)
@@ -150,7 +155,7 @@ def _inbox_files(inbox: Path) -> list[Path]:
             continue
         if path.is_file():
             files.append(path)
-    return sorted(files, key=lambda item: item.relative_to(inbox).as_posix())
+    return sorted(files, key=lambda item: (item.name, item.relative_to(inbox).as_posix()))
 
 
 def _inbox_mappings(files: list[Path]) -> list[Mapping]:

@@ -142,7 +142,7 @@ def test_loader_same_bytes_loaded_once(cases: Path, inbox: Path, work_db: Path, 
     assert second.payments == 0
     assert query("SELECT count(*) FROM raw.payments") == [(3,)]
     assert query("SELECT source_file, run_id FROM raw.files") == [
-        ("later/remittances_b.csv", "run-1")
+        ("remittances_a.csv", "run-1")
     ]
 
 
@@ -169,6 +169,21 @@ def test_loader_unsupported_file(inbox: Path, work_db: Path, query) -> None:
     assert again.files_unsupported == 2
     assert query("SELECT count(*) FROM raw.files") == [(2,)]
     assert query("SELECT count(*) FROM raw.ingest_issues") == [(2,)]
+
+
+def test_loader_orders_files_by_name(inbox: Path, work_db: Path, query) -> None:
+    """A later day's extract in a sub-folder loads after an earlier one at the top."""
+    header = "invoice_id,customer_id,invoice_date,due_date,currency,total_amount,payment_terms\n"
+    (inbox / "invoices_2026-11-01.csv").write_text(
+        header + "A-1,CA,2026-10-01,2026-10-31,USD,100.00,NET 30\n", encoding="utf-8")
+    (inbox / "2026-11-02").mkdir()
+    (inbox / "2026-11-02" / "invoices_2026-11-02.csv").write_text(
+        header + "A-1,CA,2026-10-01,2026-10-31,USD,90.00,NET 30\n", encoding="utf-8")
+    load_inbox(inbox, work_db, "run-1")
+    assert query("SELECT source_file FROM raw.files ORDER BY loaded_at") == [
+        ("invoices_2026-11-01.csv",),
+        ("2026-11-02/invoices_2026-11-02.csv",),
+    ]
 
 
 def test_summary_as_dict_json_safe(cases: Path, load) -> None:
