@@ -108,7 +108,7 @@ def main_flow(
             if not all(summary["balances"].values()):
                 raise PipelineError("balances", f"sums do not balance: {summary['balances']}")
             followups = timed("followups", send_followups, paths, as_of, rules_dir, transport)
-            published = timed("publish", publish, paths)
+            published = timed("publish", publish, paths, build["mode"] == "incremental")
     except RunLockTimeout as error:
         failure = PipelineError("lock", str(error))
         record_failed_run(paths, run_id, started_at, as_of, inbox, failure)
@@ -129,7 +129,8 @@ def main_flow(
             "build": build,
             "quality": quality,
             "followups": followups,
-            "published_rows": published,
+            "published_rows": published["rows"],
+            "publication": published["mode"],
             "stage_seconds": stage_seconds,
         }
     )

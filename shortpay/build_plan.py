@@ -133,7 +133,12 @@ def count_rebuilt(work_db: Path) -> dict[str, int]:
 
 
 def record_build(work_db: Path, plan: BuildPlan, run_id: str) -> None:
-    """Mark the plan's files as built and keep its fingerprint, in one transaction."""
+    """Mark the plan's files as built and keep its fingerprint, in one transaction.
+
+    ``raw.build_state`` keeps the run ids of this build (``built``) and of the
+    build before it (``built_before``), so that publication can tell whether
+    the published warehouse holds the tables of the build before.
+    """
     connection = duckdb.connect(str(work_db))
     try:
         ensure_build_tables(connection)
@@ -147,11 +152,17 @@ def record_build(work_db: Path, plan: BuildPlan, run_id: str) -> None:
             " select unnest(cast(? as varchar[])), ?, current_timestamp",
             [taken_in, run_id],
         )
+        previous = connection.execute(
+            "select value from raw.build_state where key = 'built'"
+        ).fetchone()
         connection.execute(
-            "delete from raw.build_state where key in ('fingerprint', 'started')"
+            "delete from raw.build_state"
+            " where key in ('fingerprint', 'started', 'built', 'built_before')"
         )
         connection.execute(
-            "insert into raw.build_state values ('fingerprint', ?)", [plan.fingerprint]
+            "insert into raw.build_state values ('fingerprint', ?), ('built', ?),"
+            " ('built_before', ?)",
+            [plan.fingerprint, run_id, previous[0] if previous else None],
         )
         connection.execute("commit")
     finally:

@@ -1,17 +1,26 @@
 """Publish the marts of the work database as the warehouse readers open.
 
-The public tables are copied into a new DuckDB file beside the published
+The public tables are written into a new DuckDB file beside the published
 one, which then replaces it with one ``os.replace``. A reader that has the
 old file open keeps reading it untouched (the old inode stays alive until
 it closes), and the next reader opens the new file, so no reader sees a
 half-built table. A run that fails before this step leaves the last good
 warehouse in place.
+
+After an incremental build the new file starts as a copy of the published
+one, and the largest tables are patched: the rows of the build's scope are
+deleted and inserted again. That is safe only when the published file
+contains the tables of the build before this one, which ``raw.build_state``
+records.
+Otherwise, or when deleted rows have made the file much larger than a fresh
+copy, every table is copied in full.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -34,23 +43,47 @@ PUBLIC_TABLES = (
 )
 
 
-def publish_warehouse(work_db: Path, warehouse: Path) -> dict[str, int]:
-    """Copy the public tables into a fresh file and swap it in atomically.
+# Tables that an incremental build changes only for the keys of a scope
+# model, with the key column and that model.
+SCOPED_TABLES = {
+    "fct_invoice_lines": ("invoice_id", "int_invoice_scope"),
+    "fct_remittance_lines": ("payment_id", "int_payment_scope"),
+    "fct_cash_applications": ("payment_id", "int_balance_scope"),
+    "fct_payments": ("payment_id", "int_balance_scope"),
+}
 
-    Returns the row count of each published table.
+# A patched file keeps the space of its deleted rows. Past this many times
+# the size of the last full copy, the next publication copies in full.
+MAX_GROWTH = 1.5
+
+
+def publish_warehouse(work_db: Path, warehouse: Path, incremental: bool = False) -> dict:
+    """Write the public tables into a fresh file and swap it in atomically.
+
+    With ``incremental`` (the build was incremental), patch a copy of the
+    published file when it contains the previous build's tables. Returns the
+    mode (``patched`` or ``copied``) and the row count of each table.
     """
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     staging_file = warehouse.with_name(f".{warehouse.name}.publishing-{os.getpid()}")
     staging_file.unlink(missing_ok=True)
+    state = _read_state(work_db)
+    patch = incremental and _holds_previous_build(warehouse, state)
+    if patch:
+        shutil.copyfile(warehouse, staging_file)
     row_counts: dict[str, int] = {}
     connection = duckdb.connect(str(staging_file))
     try:
         connection.execute("attach ? as work (read_only)", [str(work_db)])
         for table in PUBLIC_TABLES:
-            # Table names come from the constant above, never from input.
-            connection.execute(
-                f"create table main.{table} as select * from work.marts.{table}"  # noqa: S608
-            )
+            if patch and table in SCOPED_TABLES:
+                _patch_table(connection, table, *SCOPED_TABLES[table])
+            else:
+                # Table names come from the constant above, never from input.
+                connection.execute(
+                    f"create or replace table main.{table} as"  # noqa: S608
+                    f" select * from work.marts.{table}"
+                )
             row_counts[table] = connection.execute(
                 f"select count(*) from main.{table}"  # noqa: S608
             ).fetchone()[0]
@@ -64,8 +97,75 @@ def publish_warehouse(work_db: Path, warehouse: Path) -> dict[str, int]:
     _fsync(staging_file)
     os.replace(staging_file, warehouse)
     _fsync(warehouse.parent)
-    log.info("published %d tables to %s", len(row_counts), warehouse)
-    return row_counts
+    mode = "patched" if patch else "copied"
+    _record_publication(work_db, warehouse, state, mode)
+    log.info("published %d tables to %s (%s)", len(row_counts), warehouse, mode)
+    return {"mode": mode, "rows": row_counts}
+
+
+def _patch_table(
+    connection: duckdb.DuckDBPyConnection, table: str, column: str, scope: str
+) -> None:
+    """Replace the rows of the scope's keys with the work database's rows."""
+    # Names come from SCOPED_TABLES, never from input.
+    keys = f"select {column} from work.intermediate.{scope}"  # noqa: S608
+    connection.execute(f"delete from main.{table} where {column} in ({keys})")  # noqa: S608
+    connection.execute(
+        f"insert into main.{table} select * from work.marts.{table}"  # noqa: S608
+        f" where {column} in ({keys})"
+    )
+
+
+def _read_state(work_db: Path) -> dict[str, str | None]:
+    connection = duckdb.connect(str(work_db), read_only=True)
+    try:
+        return dict(connection.execute("select key, value from raw.build_state").fetchall())
+    except duckdb.CatalogException:
+        return {}
+    finally:
+        connection.close()
+
+
+def _file_identity(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _holds_previous_build(warehouse: Path, state: dict[str, str | None]) -> bool:
+    """Check that the published file is the one the previous build's run published."""
+    if not warehouse.exists() or not state.get("built_before"):
+        return False
+    if state.get("published_build") != state["built_before"]:
+        return False
+    if state.get("published_file") != _file_identity(warehouse):
+        return False
+    full_size = int(state.get("published_full_size") or 0)
+    return warehouse.stat().st_size <= MAX_GROWTH * full_size
+
+
+def _record_publication(
+    work_db: Path, warehouse: Path, state: dict[str, str | None], mode: str
+) -> None:
+    """Keep which build and which file were published, for the next patch."""
+    values = {
+        "published_build": state.get("built"),
+        "published_file": _file_identity(warehouse),
+    }
+    if mode == "copied":
+        values["published_full_size"] = str(warehouse.stat().st_size)
+    connection = duckdb.connect(str(work_db))
+    try:
+        connection.execute("begin transaction")
+        connection.execute(
+            "delete from raw.build_state where key in (select unnest(cast(? as varchar[])))",
+            [list(values)],
+        )
+        connection.executemany(
+            "insert into raw.build_state values (?, ?)", list(values.items())
+        )
+        connection.execute("commit")
+    finally:
+        connection.close()
 
 
 def _fsync(path: Path) -> None:

@@ -134,6 +134,13 @@ def _build_line(build: dict | None) -> list[str]:
     return [f"{line} ({build['reason']})"]
 
 
+# How the warehouse was published, in the words of the summary.
+PUBLICATION_MODES = {
+    "copied": "every table copied",
+    "patched": "the last warehouse patched with the rebuilt rows",
+}
+
+
 def format_summary(summary: dict) -> str:
     """Render the run summary as the plain-text block the CLI prints."""
     payments = summary["payments"]
@@ -178,5 +185,7 @@ def format_summary(summary: dict) -> str:
         for name, ok in summary["balances"].items()
     )
     lines.append(f"  sums: {checks}")
-    lines.append(f"  warehouse: {summary['warehouse']}")
+    publication = summary.get("publication")
+    described = f" ({publication}: {PUBLICATION_MODES[publication]})" if publication else ""
+    lines.append(f"  warehouse: {summary['warehouse']}{described}")
     return "\n".join(lines)

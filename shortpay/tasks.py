@@ -130,8 +130,8 @@ def send_followups(paths: Paths, as_of: date, rules_dir: Path, transport: str | 
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2, timeout_seconds=3600)
-def publish(paths: Paths) -> dict[str, int]:
+def publish(paths: Paths, incremental: bool) -> dict:
     """Swap the built marts in as the published warehouse."""
     from shortpay.publish import publish_warehouse
 
-    return publish_warehouse(paths.work_db, paths.warehouse)
+    return publish_warehouse(paths.work_db, paths.warehouse, incremental)

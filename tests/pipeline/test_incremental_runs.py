@@ -176,6 +176,11 @@ def test_second_build_is_incremental(incremental_runs):
     }
 
 
+def test_second_run_patches_the_warehouse(incremental_runs):
+    assert incremental_runs["first"]["publication"] == "copied"
+    assert incremental_runs["second"]["publication"] == "patched"
+
+
 def test_scope_is_new_and_repriced_invoices(incremental_runs):
     split = incremental_runs["split"]
     assert len(split["day_invoices"]) == 225
@@ -236,6 +241,7 @@ def hostile_runs(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> 
 
 def test_hostile_increment_equals_full_rebuild(hostile_runs):
     assert hostile_runs["second"]["build"]["mode"] == "incremental"
+    assert hostile_runs["second"]["publication"] == "patched"
     assert hostile_runs["split"]["day_payments"] > 0
     incremental, full = hostile_runs["incremental_tables"], hostile_runs["full_tables"]
     assert sorted(incremental) == sorted(full)
@@ -268,6 +274,7 @@ def replaced_extract_runs(tmp_path_factory: pytest.TempPathFactory, prefect_api:
 
 def test_replaced_extract_drops_the_old_rows(replaced_extract_runs):
     assert replaced_extract_runs["second"]["build"]["mode"] == "incremental"
+    assert replaced_extract_runs["second"]["publication"] == "patched"
     assert query(
         replaced_extract_runs["warehouse"],
         "select count(*) from fct_invoices where invoice_id = ?",
@@ -365,6 +372,7 @@ def test_split_cases_equal_a_full_rebuild(
     warehouse = tmp_path / "incremental" / "warehouse.duckdb"
     second = run_first_then_day(inbox, day, warehouse)
     assert second["build"]["mode"] == "incremental"
+    assert second["publication"] == "patched"
     assert_equals_full_rebuild(warehouse, inbox, tmp_path)
 
 
@@ -403,6 +411,7 @@ def test_killed_build_reruns_in_full(tmp_path, prefect_api):
     assert restarted["build"] == {
         "mode": "full", "reason": "the last build did not finish", "new_files": 6,
     }
+    assert restarted["publication"] == "copied"
     assert_equals_full_rebuild(warehouse, inbox, tmp_path)
 
 
@@ -422,6 +431,7 @@ def test_day_changes_earlier_payments(tmp_path, prefect_api):
     warehouse = tmp_path / "incremental" / "warehouse.duckdb"
     second = run_first_then_day(inbox, cases / "day", warehouse)
     assert second["build"]["mode"] == "incremental"
+    assert second["publication"] == "patched"
 
     assert query(
         warehouse,
