@@ -65,8 +65,8 @@ def publish_warehouse(work_db: Path, warehouse: Path, incremental: bool = False)
     mode (``patched`` or ``copied``) and the row count of each table.
     """
     warehouse.parent.mkdir(parents=True, exist_ok=True)
+    _remove_staging_files(warehouse)
     staging_file = warehouse.with_name(f".{warehouse.name}.publishing-{os.getpid()}")
-    staging_file.unlink(missing_ok=True)
     state = _read_state(work_db)
     patch = incremental and _holds_previous_build(warehouse, state)
     if patch:
@@ -95,6 +95,10 @@ def publish_warehouse(work_db: Path, warehouse: Path, incremental: bool = False)
         raise
     connection.close()
     _fsync(staging_file)
+    # A write-ahead log left by someone who wrote to the published file
+    # belongs to that file. Beside the new file it would make DuckDB refuse
+    # to open it, so it goes before the swap.
+    _wal_file(warehouse).unlink(missing_ok=True)
     os.replace(staging_file, warehouse)
     _fsync(warehouse.parent)
     mode = "patched" if patch else "copied"
@@ -131,9 +135,30 @@ def _file_identity(path: Path) -> str:
     return f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
+def _wal_file(database: Path) -> Path:
+    return database.with_name(database.name + ".wal")
+
+
+def _remove_staging_files(warehouse: Path) -> None:
+    """Remove the staging files of publications that were killed.
+
+    Runs hold the run lock while they publish, so no other run is writing
+    one of these files.
+    """
+    for path in warehouse.parent.glob(f".{warehouse.name}.publishing-*"):
+        log.info("removing %s, left by a publication that did not finish", path)
+        path.unlink(missing_ok=True)
+
+
 def _holds_previous_build(warehouse: Path, state: dict[str, str | None]) -> bool:
-    """Check that the published file is the one the previous build's run published."""
-    if not warehouse.exists() or not state.get("built_before"):
+    """Check that the published file is the one the previous build's run published.
+
+    A write-ahead log beside it means that someone wrote to it since, even
+    when the file itself looks unchanged.
+    """
+    if not warehouse.exists() or _wal_file(warehouse).exists():
+        return False
+    if not state.get("built_before"):
         return False
     if state.get("published_build") != state["built_before"]:
         return False

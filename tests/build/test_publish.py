@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -104,12 +106,23 @@ def make_stale(work_db: Path, warehouse: Path, change: str) -> None:
         os.utime(warehouse, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     elif change == "grown file":
         execute(work_db, "update raw.build_state set value = '1' where key = 'published_full_size'")
+    elif change == "write in the log":
+        # A writer killed before its checkpoint leaves its changes in the
+        # write-ahead log, and the file itself unchanged.
+        script = (
+            "import duckdb, os, signal; "
+            f"connection = duckdb.connect({str(warehouse)!r}); "
+            "connection.execute('update fct_payments set amount = amount + 1'); "
+            "os.kill(os.getpid(), signal.SIGKILL)"
+        )
+        subprocess.run([sys.executable, "-c", script], check=False)
+        assert warehouse.with_name(warehouse.name + ".wal").exists()
 
 
 @pytest.mark.parametrize(
     ("change", "incremental"),
     [("full build", False), ("unpublished build", True), ("changed file", True),
-     ("grown file", True)],
+     ("grown file", True), ("write in the log", True)],
 )
 def test_publication_copies_when_patch_unsafe(work_db, tmp_path, change, incremental):
     warehouse = tmp_path / "warehouse.duckdb"
@@ -117,3 +130,19 @@ def test_publication_copies_when_patch_unsafe(work_db, tmp_path, change, increme
     make_stale(work_db, warehouse, change)
     finish_build(work_db, "run-2")
     assert publish_warehouse(work_db, warehouse, incremental=incremental)["mode"] == "copied"
+    assert not warehouse.with_name(warehouse.name + ".wal").exists()
+    assert rows(warehouse, "select * from fct_payments order by 1") == [
+        ("K1", Decimal("1.00")), ("K2", Decimal("2.00")),
+    ]
+
+
+def test_killed_publication_leaves_no_staging_files(work_db, tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    left_behind = [
+        tmp_path / ".warehouse.duckdb.publishing-99999",
+        tmp_path / ".warehouse.duckdb.publishing-99999.wal",
+    ]
+    for path in left_behind:
+        path.write_bytes(b"partial")
+    publish_warehouse(work_db, warehouse)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["warehouse.duckdb", "work.duckdb"]
