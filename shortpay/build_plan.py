@@ -137,7 +137,7 @@ def record_build(work_db: Path, plan: BuildPlan, run_id: str) -> None:
 
     ``raw.build_state`` keeps the run ids of this build (``built``) and of the
     build before it (``built_before``), so that publication can tell whether
-    the published warehouse holds the tables of the build before.
+    the published warehouse contains the tables of the build before.
     """
     connection = duckdb.connect(str(work_db))
     try:

@@ -134,7 +134,7 @@ def _build_line(build: dict | None) -> list[str]:
     return [f"{line} ({build['reason']})"]
 
 
-# How the warehouse was published, in the words of the summary.
+# The summary's wording of each publication mode.
 PUBLICATION_MODES = {
     "copied": "every table copied",
     "patched": "the last warehouse patched with the rebuilt rows",

@@ -122,6 +122,24 @@ def corrections(name: str, rows: list[dict]) -> list[dict]:
     return []
 
 
+def run_first_then_day(inbox: Path, day: Path, warehouse: Path) -> dict:
+    """Run on the first inbox, add the day's files, run again and return that summary."""
+    run_pipeline(inbox, warehouse, RULES_DIR, AS_OF)
+    for path in day.iterdir():
+        shutil.copy2(path, inbox / path.name)
+    return run_pipeline(inbox, warehouse, RULES_DIR, AS_OF)
+
+
+def assert_equals_full_rebuild(warehouse: Path, inbox: Path, folder: Path) -> None:
+    """Run once over the whole inbox into a new warehouse and compare every table."""
+    rebuilt = folder / "full" / "warehouse.duckdb"
+    run_pipeline(inbox, rebuilt, RULES_DIR, AS_OF)
+    incremental, full = table_contents(warehouse), table_contents(rebuilt)
+    assert sorted(incremental) == sorted(full)
+    for table in full:
+        assert incremental[table] == full[table], table
+
+
 @pytest.fixture(scope="module")
 def incremental_runs(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> dict:
     folder = tmp_path_factory.mktemp("incremental")
@@ -142,7 +160,7 @@ def incremental_runs(tmp_path_factory: pytest.TempPathFactory, prefect_api: str)
         model: query(work_db, f"select count(*) from intermediate.{model}")[0][0]  # noqa: S608
         for model in ("int_payment_scope", "int_allocation_scope", "int_balance_scope")
     }
-    payments_before = query(work_db, "select count(*) from marts.fct_payments")[0][0]
+    payment_count = query(work_db, "select count(*) from marts.fct_payments")[0][0]
 
     rebuilt = folder / "full" / "warehouse.duckdb"
     full = run_pipeline(inbox, rebuilt, RULES_DIR, AS_OF)
@@ -152,7 +170,7 @@ def incremental_runs(tmp_path_factory: pytest.TempPathFactory, prefect_api: str)
         "second": second,
         "scope": scope,
         "scope_sizes": scope_sizes,
-        "payments": payments_before,
+        "payments": payment_count,
         "full": full,
         "incremental_tables": table_contents(warehouse),
         "full_tables": table_contents(rebuilt),
@@ -224,10 +242,7 @@ def hostile_runs(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> 
     base, day = folder / "inbox", folder / "day"
     split = split_inbox(generated.inbox, base, day)
     warehouse = folder / "incremental" / "warehouse.duckdb"
-    run_pipeline(base, warehouse, RULES_DIR, AS_OF)
-    for path in day.iterdir():
-        shutil.copy2(path, base / path.name)
-    second = run_pipeline(base, warehouse, RULES_DIR, AS_OF)
+    second = run_first_then_day(base, day, warehouse)
     rebuilt = folder / "full" / "warehouse.duckdb"
     full = run_pipeline(base, rebuilt, RULES_DIR, AS_OF)
     return {
@@ -302,24 +317,6 @@ def test_earlier_extract_sent_back_is_current_again(replaced_extract_runs, tmp_p
         assert incremental[table] == full[table], table
 
 
-def run_first_then_day(inbox: Path, day: Path, warehouse: Path) -> dict:
-    """Run on the first inbox, add the day's files, run again and return that summary."""
-    run_pipeline(inbox, warehouse, RULES_DIR, AS_OF)
-    for path in day.iterdir():
-        shutil.copy2(path, inbox / path.name)
-    return run_pipeline(inbox, warehouse, RULES_DIR, AS_OF)
-
-
-def assert_equals_full_rebuild(warehouse: Path, inbox: Path, folder: Path) -> None:
-    """Run once over the whole inbox into a new warehouse and compare every table."""
-    rebuilt = folder / "full" / "warehouse.duckdb"
-    run_pipeline(inbox, rebuilt, RULES_DIR, AS_OF)
-    incremental, full = table_contents(warehouse), table_contents(rebuilt)
-    assert sorted(incremental) == sorted(full)
-    for table in full:
-        assert incremental[table] == full[table], table
-
-
 CASE_FOLDERS = REPO_ROOT / "tests" / "cases"
 
 
@@ -361,10 +358,11 @@ def test_split_cases_equal_a_full_rebuild(
 ):
     """Half of each case's payments and invoices arrive a day later.
 
-    The cases pay invoices of the other half, reverse payments, take a payer
-    from its account's history, match by amount and by combination, and pay
-    one invoice twice, so the second run must match again the payments that
-    a day's file can change and allocate again their invoices.
+    Payments of one half pay invoices of the other. The matching cases also
+    take a payer from its account's history, match by amount and by
+    combination, and pay one invoice twice. So the second run must match
+    again the payments that a day's files can change, and allocate their
+    invoices again.
     """
     inbox, day = tmp_path / "inbox", tmp_path / "day"
     split = split_cases(CASE_FOLDERS / case, inbox, day, day_parity)
