@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 # Messages rendered and queued, or claimed by an idempotent transport, per
 # state transaction.
-BATCH_SIZE = 500
+BATCH_SIZE = 2000
 
 
 @dataclass

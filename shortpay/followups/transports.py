@@ -8,12 +8,13 @@ through the SendGrid v3 mail API (see ``shortpay.followups.sendgrid_api``).
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import logging
 import os
 import re
 from collections.abc import Mapping
-from email.message import EmailMessage
+from email.header import Header
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Protocol
@@ -65,27 +66,80 @@ def make_transport(
     return FileTransport(outbox_dir)
 
 
-def build_email(message: OutboxMessage) -> EmailMessage:
-    """Build a MIME message with plain text and HTML alternatives.
+def email_bytes(message: OutboxMessage) -> bytes:
+    """Return the message as MIME bytes, with plain text and HTML alternatives.
 
-    Date and Message-ID derive from the outbox row, so building the same row
-    twice gives the same bytes.
+    The bytes are written here rather than by ``email.message.EmailMessage``,
+    which took about 2 ms a message, most of a day's follow-up time. Every
+    header value is checked for line breaks and encoded by RFC 2047 when it
+    is not ASCII; a body that is ASCII with short lines stays readable as
+    7bit, any other is quoted-printable. Date, Message-ID and the boundary
+    derive from the outbox row, so building the same row twice gives the
+    same bytes. Raises ValueError for a message that cannot be written.
     """
-    email = EmailMessage()
-    email["Subject"] = message.subject
-    email["From"] = formataddr((message.sender_name or "", message.sender_email))
-    email["To"] = formataddr((message.to_name or "", message.to_email))
+    boundary = "=_" + hashlib.sha256(message.message_id.encode("utf-8")).hexdigest()[:28]
+    headers = [
+        ("Subject", _header_text("Subject", message.subject)),
+        ("From", _address(message.sender_name, message.sender_email)),
+        ("To", _address(message.to_name, message.to_email)),
+    ]
     if message.cc_email:
-        email["Cc"] = message.cc_email
+        headers.append(("Cc", _address(None, message.cc_email)))
     if message.reply_to_email:
-        email["Reply-To"] = message.reply_to_email
+        headers.append(("Reply-To", _address(None, message.reply_to_email)))
     if message.queued_at is not None:
-        email["Date"] = format_datetime(message.queued_at)
-    email["Message-ID"] = email_message_id(message)
-    email["X-Shortpay-Message-Id"] = message.message_id
-    email.set_content(message.body_text)
-    email.add_alternative(message.body_html, subtype="html")
-    return email
+        headers.append(("Date", format_datetime(message.queued_at)))
+    headers += [
+        ("Message-ID", email_message_id(message)),
+        ("X-Shortpay-Message-Id", _header_text("X-Shortpay-Message-Id", message.message_id)),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    ]
+    parts = [f"{name}: {value}\n" for name, value in headers]
+    parts.append("\n")
+    for subtype, body in (("plain", message.body_text), ("html", message.body_html)):
+        encoding, encoded = _body(body, boundary)
+        parts.append(
+            f"--{boundary}\n"
+            f'Content-Type: text/{subtype}; charset="utf-8"\n'
+            f"Content-Transfer-Encoding: {encoding}\n\n"
+        )
+        # The line break before a delimiter belongs to the delimiter, not the body.
+        parts.append(encoded + "\n")
+    parts.append(f"--{boundary}--\n")
+    return "".join(parts).encode("ascii")
+
+
+# RFC 5322 allows 998 characters a line; RFC 2045 limits an encoded line to 76.
+_MAX_7BIT_LINE = 998
+
+
+def _header_text(name: str, value: str) -> str:
+    """Return an unstructured header value, folded, and encoded when it is not ASCII."""
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"the {name} header contains a line break")
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    return Header(value, charset, header_name=name).encode(linesep="\n")
+
+
+def _address(name: str | None, address: str) -> str:
+    """Return ``Name <address>``; formataddr quotes the name or encodes it by RFC 2047."""
+    if "\r" in address or "\n" in address or "\r" in (name or "") or "\n" in (name or ""):
+        raise ValueError("an address header contains a line break")
+    return formataddr((name or "", address))
+
+
+def _body(text: str, boundary: str) -> tuple[str, str]:
+    """Return the transfer encoding and the encoded body, which ends with a line break."""
+    normalised = "\n".join(text.splitlines()) + "\n"
+    if (
+        normalised.isascii()
+        and boundary not in normalised
+        and max(map(len, normalised.split("\n"))) <= _MAX_7BIT_LINE
+    ):
+        return "7bit", normalised
+    encoded = binascii.b2a_qp(normalised.encode("utf-8"), istext=True).decode("ascii")
+    return "quoted-printable", encoded if encoded.endswith("\n") else encoded + "\n"
 
 
 def email_message_id(message: OutboxMessage) -> str:
@@ -114,9 +168,9 @@ class FileTransport:
     def send(self, message: OutboxMessage) -> DeliveryResult:
         stem = file_stem(message.message_id)
         try:
-            email = build_email(message)
+            data = email_bytes(message)
             self.outbox_dir.mkdir(parents=True, exist_ok=True)
-            _write_atomically(self.outbox_dir / f"{stem}.eml", email.as_bytes())
+            _write_atomically(self.outbox_dir / f"{stem}.eml", data)
             _write_atomically(
                 self.outbox_dir / f"{stem}.letter.html", message.letter_html.encode("utf-8")
             )
@@ -129,7 +183,7 @@ class FileTransport:
                       self.outbox_dir, error)
             return DeliveryResult(status="queued", error=f"writing the files failed: {error}",
                                   deferred=True)
-        return DeliveryResult(status="sent", provider_message_id=email["Message-ID"])
+        return DeliveryResult(status="sent", provider_message_id=email_message_id(message))
 
     def close(self) -> None:
         return None

@@ -112,11 +112,17 @@ def load_inbox(
                 "FROM raw.files GROUP BY file_hash"
             ).fetchall()
         )
+        stats = {
+            source_file: (stat_key, file_hash)
+            for source_file, stat_key, file_hash in con.execute(
+                "SELECT source_file, stat_key, file_hash FROM raw.file_stats"
+            ).fetchall()
+        }
         files = _inbox_files(inbox)
         mappings = _inbox_mappings(files) + shipped_mappings()
         for path in files:
             summary.files_seen += 1
-            _load_path(con, inbox, path, run_id, known, summary, mappings)
+            _load_path(con, inbox, path, run_id, known, summary, mappings, stats)
     finally:
         con.close()
     logger.info("ingest run %s finished: %s", run_id, summary.as_dict())
@@ -178,10 +184,16 @@ def _load_path(
     known: dict[str, str | None],
     summary: IngestSummary,
     mappings: list[Mapping],
+    stats: dict[str, tuple[str, str]],
 ) -> None:
     source_file = path.relative_to(inbox).as_posix()
-    data = path.read_bytes()
-    file_hash = hashlib.sha256(data).hexdigest()
+    stat_key = _stat_key(path)
+    file_hash = _known_hash(source_file, stat_key, stats, known)
+    data = None
+    if file_hash is None:
+        data = path.read_bytes()
+        file_hash = hashlib.sha256(data).hexdigest()
+        _record_stat(con, source_file, stat_key, file_hash)
     context = FileContext(
         path=path,
         source_file=source_file,
@@ -195,6 +207,8 @@ def _load_path(
         _record_copy(con, context)
         _restore_earlier_version(con, context)
         return
+    if data is None:
+        data = path.read_bytes()
     if not data:
         _record_rejection(con, context, "empty", 0, [ParseIssue("file", "the file is empty")])
         known[file_hash] = "rejected"
@@ -217,6 +231,40 @@ def _load_path(
     else:
         summary.files_rejected += 1
     summary.add_file(context)
+
+
+def _stat_key(path: Path) -> str:
+    """Return what identifies a file's bytes on disk without reading them.
+
+    Writing a file changes its change time (ctime), which no program can set
+    back, so a rewritten file never keeps the key of the file it replaced.
+    """
+    stat = path.stat()
+    return f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}"
+
+
+def _known_hash(
+    source_file: str,
+    stat_key: str,
+    stats: dict[str, tuple[str, str]],
+    known: dict[str, str | None],
+) -> str | None:
+    """Return the hash of a file read before and unchanged since, else None.
+
+    Only a file whose bytes were loaded or rejected is skipped unread, so a
+    daily run does not read and hash the whole inbox again.
+    """
+    cached = stats.get(source_file)
+    if cached is None or cached[0] != stat_key or known.get(cached[1]) not in FINISHED_STATUSES:
+        return None
+    return cached[1]
+
+
+def _record_stat(
+    con: duckdb.DuckDBPyConnection, source_file: str, stat_key: str, file_hash: str
+) -> None:
+    con.execute("DELETE FROM raw.file_stats WHERE source_file = ?", [source_file])
+    con.execute("INSERT INTO raw.file_stats VALUES (?, ?, ?)", [source_file, stat_key, file_hash])
 
 
 def _mapping_for(path: Path, mappings: list[Mapping]) -> Mapping | None:

@@ -33,6 +33,14 @@ FILES_COLUMNS: list[tuple[str, str]] = [
     ("loaded_at", "TIMESTAMP"),
 ]
 
+# What a file looked like on disk when it was last read, so that a later run
+# can skip reading and hashing it again (see loader._known_hash).
+FILE_STAT_COLUMNS: list[tuple[str, str]] = [
+    ("source_file", "VARCHAR"),
+    ("stat_key", "VARCHAR"),
+    ("file_hash", "VARCHAR"),
+]
+
 ISSUES_COLUMNS: list[tuple[str, str]] = [
     ("file_hash", "VARCHAR"),
     ("source_file", "VARCHAR"),
@@ -185,6 +193,7 @@ def table_columns() -> dict[str, list[tuple[str, str]]]:
     """Return every raw table with its columns in order, lineage included."""
     tables: dict[str, list[tuple[str, str]]] = {
         "files": FILES_COLUMNS,
+        "file_stats": FILE_STAT_COLUMNS,
         "ingest_issues": ISSUES_COLUMNS,
     }
     for name, columns in {**ERP_COLUMNS, **REMITTANCE_COLUMNS}.items():

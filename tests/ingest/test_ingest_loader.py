@@ -146,6 +146,32 @@ def test_loader_same_bytes_loaded_once(cases: Path, inbox: Path, work_db: Path, 
     ]
 
 
+def test_loader_rewritten_file_read_again(inbox: Path, work_db: Path, query) -> None:
+    """A file rewritten in place with the same size and modification time is read again."""
+    header = "invoice_id,customer_id,invoice_date,due_date,currency,total_amount,payment_terms\n"
+    path = inbox / "invoices.csv"
+    path.write_text(header + "A-1,CA,2026-10-01,2026-10-31,USD,100.00,NET 30\n", encoding="utf-8")
+    load_inbox(inbox, work_db, "run-1")
+    [(stat_key, first_hash)] = query("SELECT stat_key, file_hash FROM raw.file_stats")
+
+    unchanged = load_inbox(inbox, work_db, "run-2")
+    assert (unchanged.files_duplicate, unchanged.files_loaded) == (1, 0)
+    assert query("SELECT stat_key, file_hash FROM raw.file_stats") == [(stat_key, first_hash)]
+
+    before = path.stat()
+    path.write_text(header + "A-1,CA,2026-10-01,2026-10-31,USD,900.00,NET 30\n", encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    rewritten = load_inbox(inbox, work_db, "run-3")
+
+    assert (rewritten.files_duplicate, rewritten.files_loaded, rewritten.invoices) == (0, 1, 1)
+    assert query("SELECT total_amount FROM raw.invoices ORDER BY total_amount") == [
+        (D("100.00"),), (D("900.00"),),
+    ]
+    [(_, second_hash)] = query("SELECT stat_key, file_hash FROM raw.file_stats")
+    assert second_hash != first_hash
+
+
 def test_loader_rejected_file_not_retried(cases: Path, load, query) -> None:
     load(cases / "csv/invoice_lines_missing_column.csv", run_id="run-1")
     summary = load(run_id="run-2")

@@ -12,10 +12,11 @@
 -- depends_on: {{ ref('int_invoice_scope') }}
 -- depends_on: {{ ref('stg_invoice_lines') }}
 -- depends_on: {{ ref('stg_shipments') }}
+-- depends_on: {{ ref('stg_invoices') }}
 
 with
 
--- The rows of stg_invoice_lines and stg_shipments, read straight from the
+-- The rows of stg_invoices, stg_invoice_lines and stg_shipments, read from the
 -- raw tables so that an incremental build ranks only the versions of the
 -- invoices it rebuilds.
 invoice_lines as (
@@ -28,8 +29,8 @@ invoice_lines as (
 ),
 
 invoices as (
-    select invoice_id, customer_id, invoice_date from {{ ref('stg_invoices') }}
-    where {{ in_invoice_scope('invoice_id') }}
+    select invoice_id, customer_id, invoice_date
+    from ({{ invoice_rows(scope_column='invoice_id') }}) as scoped_invoices
 ),
 
 shipments as (

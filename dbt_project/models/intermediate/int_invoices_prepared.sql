@@ -9,12 +9,14 @@
 }}
 
 -- depends_on: {{ ref('int_invoice_scope') }}
+-- depends_on: {{ ref('stg_invoices') }}
 
 with
 
+-- The rows of stg_invoices, read from the raw table so that an incremental
+-- build ranks only the versions of the invoices it rebuilds.
 invoices as (
-    select * from {{ ref('stg_invoices') }}
-    where {{ in_invoice_scope('invoice_id') }}
+    {{ invoice_rows(scope_column='invoice_id') }}
 ),
 
 parsed as (
