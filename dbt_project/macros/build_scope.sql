@@ -12,6 +12,8 @@
     - int_allocation_scope (invoice_id): invoices whose allocations may
       change;
     - int_balance_scope (payment_id): payments with an allocation that may
+      change;
+    - int_deduction_scope (deduction_id): deductions whose validity may
       change.
 
     A model that uses them names its dependency with a comment line
@@ -40,7 +42,13 @@
 {%- endmacro %}
 
 {% macro build_scope_column(scope_model) -%}
-    {{ 'payment_id' if scope_model in ('int_payment_scope', 'int_balance_scope') else 'invoice_id' }}
+    {%- if scope_model in ('int_payment_scope', 'int_balance_scope') -%}
+        payment_id
+    {%- elif scope_model == 'int_deduction_scope' -%}
+        deduction_id
+    {%- else -%}
+        invoice_id
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Whether this build is incremental: the pipeline runs a full build with

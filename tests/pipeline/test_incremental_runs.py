@@ -414,7 +414,7 @@ def test_killed_build_reruns_in_full(tmp_path, prefect_api):
 
 
 def test_day_changes_earlier_payments(tmp_path, prefect_api):
-    """The day's payments change what four earlier payments did.
+    """The day's payments change what five earlier payments did.
 
     - A reversal cancels PR1, so PR2, which found R-1 paid, now pays it.
     - PQ1 names its customer and account, so the account's history now
@@ -422,6 +422,9 @@ def test_day_changes_earlier_payments(tmp_path, prefect_api):
     - PT1 is dated before PT2 and pays T-1 first, so PT2 finds it paid.
     - PS4 has no reference and the amount of S-1, which PS3 names, so it is
       not matched by amount.
+    - PP1 is dated before PP2 and takes 70.00 of the 100.00 cap of
+      promotion PR-P, so only 30.00 of PP2's 60.00 stays valid, though the
+      two pay different invoices.
     """
     cases = CASE_FOLDERS / "increment"
     inbox = tmp_path / "inbox"
@@ -443,5 +446,15 @@ def test_day_changes_earlier_payments(tmp_path, prefect_api):
         ("PS4", "CS", "customer_id", Decimal("0.00"), Decimal("250.00")),
         ("PT1", "CT", "customer_id", Decimal("400.00"), Decimal("0.00")),
         ("PT2", "CT", "customer_id", Decimal("0.00"), Decimal("400.00")),
+    ]
+    assert query(
+        warehouse,
+        "select payment_id, invoice_id, category, evidence_reference, validity,"
+        " valid_amount, invalid_amount from fct_deductions"
+        " where payment_id in ('PP1', 'PP2') order by payment_id",
+    ) == [
+        ("PP1", "P-1", "trade_promotion", "PR-P", "valid", Decimal("70.00"), Decimal("0.00")),
+        ("PP2", "P-2", "trade_promotion", "PR-P", "invalid", Decimal("30.00"),
+         Decimal("30.00")),
     ]
     assert_equals_full_rebuild(warehouse, inbox, tmp_path)

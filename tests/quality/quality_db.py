@@ -10,6 +10,7 @@ SCHEMA_SQL = """
 create schema if not exists raw;
 create schema if not exists marts;
 create schema if not exists staging;
+create schema if not exists intermediate;
 create table marts.fct_deductions (
     deduction_id varchar, payment_id varchar, customer_id varchar, invoice_id varchar,
     invoice_line_number integer, deduction_amount decimal(18, 2), currency varchar,
@@ -37,7 +38,7 @@ create table marts.dim_customers (
     ar_contact_email varchar, ar_contact_name varchar, country varchar,
     reason_code_set varchar
 );
-create table staging.stg_invoices (
+create table intermediate.int_invoices_prepared (
     invoice_id varchar, customer_id varchar, invoice_date date, due_date date,
     total_amount decimal(18, 2)
 );
@@ -64,7 +65,7 @@ values
 insert into marts.dim_customers (customer_id, customer_name, ar_contact_email)
 values ('C1', 'Northwind Foods', 'ar@northwind.example'),
        ('C2', 'Contoso Retail', 'payables@contoso.example');
-insert into staging.stg_invoices (invoice_id, customer_id, invoice_date, due_date, total_amount)
+insert into intermediate.int_invoices_prepared (invoice_id, customer_id, invoice_date, due_date, total_amount)
 values ('I1', 'C1', date '2026-10-01', date '2026-10-31', 600.00),
        ('I2', 'C1', date '2026-10-02', date '2026-11-01', 500.50);
 """

@@ -31,7 +31,7 @@ insert into marts.fct_payments
 values ('P3', 'C1', date '2027-01-15', 50.00, -10.00, 60.00);
 insert into marts.dim_customers (customer_id, customer_name, ar_contact_email)
 values ('C3', 'Fabrikam', 'payables at fabrikam');
-insert into staging.stg_invoices (invoice_id, customer_id) values (null, 'C1'), ('I2', 'C1');
+insert into intermediate.int_invoices_prepared (invoice_id, customer_id) values (null, 'C1'), ('I2', 'C1');
 """
 
 
@@ -128,7 +128,7 @@ def test_known_bad_rows_reported_exactly(bad_run):
         (
             "invoice_id_not_null",
             "error",
-            "staging.stg_invoices",
+            "intermediate.int_invoices_prepared",
             "invoice",
             None,
             "invoice_id",
@@ -137,7 +137,7 @@ def test_known_bad_rows_reported_exactly(bad_run):
         (
             "invoice_id_unique_per_customer",
             "error",
-            "staging.stg_invoices",
+            "intermediate.int_invoices_prepared",
             "invoice",
             "I2",
             "invoice_id",
@@ -146,7 +146,7 @@ def test_known_bad_rows_reported_exactly(bad_run):
         (
             "invoice_id_unique_per_customer",
             "error",
-            "staging.stg_invoices",
+            "intermediate.int_invoices_prepared",
             "invoice",
             "I2",
             "invoice_id",

@@ -1,14 +1,26 @@
 -- One row per deduction: those found on the remittance lines and at
 -- payment level, plus the unidentified gap of a payment whose lines claim
 -- more than it carries.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_build_scope([('payment_id', 'int_balance_scope')]) }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_balance_scope') }}
+
 with
 
 detected as (
     select * from {{ ref('int_deductions_detected') }}
+    where {{ in_build_scope('payment_id', 'int_balance_scope') }}
 ),
 
 balances as (
     select * from {{ ref('int_payment_balances') }}
+    where {{ in_build_scope('payment_id', 'int_balance_scope') }}
 ),
 
 payments as (

@@ -11,12 +11,21 @@
 {%- endset %}
 
 
-{{ config(materialized='view') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_build_scope([('deduction_id', 'int_deduction_scope')]) }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_deduction_scope') }}
 
 with
 
 deductions as (
     select * from {{ ref('int_deductions_classified') }}
+    where {{ in_build_scope('deduction_id', 'int_deduction_scope') }}
 ),
 
 payments as (
@@ -138,18 +147,22 @@ joined as (
 ),
 
 -- Deductions of one invoice, category and line share its delivery or price
--- evidence: in payment order, each may use only what earlier ones left.
+-- evidence: in payment order, each may use only what earlier ones left. A
+-- payment-level deduction has no invoice evidence to share.
 evidence_claims as (
     select
         joined.*,
-        coalesce(
-            sum(deduction_amount) over (
-                partition by invoice_id, category, invoice_line_number
-                order by payment_date, deduction_id
-                rows between unbounded preceding and 1 preceding
-            ),
-            0
-        ) as claimed_before_amount
+        case
+            when invoice_id is null then cast(0 as decimal(18, 2))
+            else coalesce(
+                sum(deduction_amount) over (
+                    partition by invoice_id, category, invoice_line_number
+                    order by payment_date, deduction_id
+                    rows between unbounded preceding and 1 preceding
+                ),
+                0
+            )
+        end as claimed_before_amount
     from joined
 ),
 

@@ -3,7 +3,7 @@
 -- The promotion named in the customer's memo or reference wins; otherwise a
 -- deduction is covered only when exactly one promotion is active.
 
-{{ config(materialized='view') }}
+{{ config(materialized='table') }}
 
 with
 
