@@ -7,16 +7,18 @@
 -- amount.
 with
 
+-- The deductions of fct_deductions, read from the table that decides their
+-- evidence, so that this model need not wait for fct_deductions.
 deductions as (
     select
         deduction_id,
         invoice_id,
-        invoice_line_number,
+        attributed_line_number as invoice_line_number,
         category,
         deduction_amount,
         evidence_reference,
         payment_date
-    from {{ ref('fct_deductions') }}
+    from {{ ref('int_deductions_validated') }}
 ),
 
 lines as (
@@ -27,7 +29,7 @@ lines as (
 -- customers use are not attributable evidence.
 shared_invoice_ids as (
     select invoice_id
-    from {{ ref('fct_invoices') }}
+    from {{ ref('int_invoices_prepared') }}
     group by invoice_id
     having count(*) > 1
 ),

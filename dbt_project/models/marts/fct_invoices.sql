@@ -17,6 +17,8 @@ applications as (
     group by invoice_id, customer_id
 ),
 
+-- Deductions as fct_deductions has them, read from the table that decides
+-- their evidence, so that this model need not wait for fct_deductions.
 deductions as (
     select
         invoice_id,
@@ -28,7 +30,7 @@ deductions as (
             case when category <> 'early_pay_discount' then deduction_amount else 0 end
         ) as deducted_amount,
         count(*) as deduction_count
-    from {{ ref('fct_deductions') }}
+    from {{ ref('int_deductions_validated') }}
     where invoice_id is not null
     group by invoice_id, customer_id
 ),
