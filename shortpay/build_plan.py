@@ -35,7 +35,11 @@ BUILD_TABLES_DDL = (
 )
 
 # The scope models whose keys an incremental build rebuilt, by what they count.
-REBUILT_SCOPES = {"invoices": "int_invoice_scope", "payments": "int_payment_scope"}
+REBUILT_SCOPES = {
+    "invoices": "int_invoice_scope",
+    "payments": "int_payment_scope",
+    "deductions": "int_deduction_scope",
+}
 
 # What the models' output depends on besides the data: their code.
 PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "tests")
@@ -97,7 +101,7 @@ def plan_build(work_db: Path, rules_hash: str) -> BuildPlan:
     elif state["fingerprint"] != fingerprint:
         reason, incremental = "the models or the rules changed since the last build", False
     else:
-        reason, incremental = "only the invoices and payments that new files touch are rebuilt", True
+        reason, incremental = "only the invoices, payments and deductions that new files touch are rebuilt", True
     unbuilt = [file_hash for file_hash, is_unbuilt in files if is_unbuilt]
     return BuildPlan(incremental, reason, fingerprint, unbuilt, [file_hash for file_hash, _ in files])
 
@@ -119,7 +123,11 @@ def start_build(work_db: Path, run_id: str) -> None:
 
 
 def count_rebuilt(work_db: Path) -> dict[str, int]:
-    """Count the invoices and payments that the last incremental build rebuilt."""
+    """Count the invoices, payments and deductions that the last incremental build rebuilt.
+
+    Payments are those matched again and deductions those whose validity
+    was decided again.
+    """
     connection = duckdb.connect(str(work_db), read_only=True)
     try:
         return {

@@ -130,7 +130,10 @@ def _build_line(build: dict | None) -> list[str]:
     line = f"  build: {build['mode']}, {build['new_files']} new files"
     rebuilt = build.get("rebuilt")
     if rebuilt:
-        line += f", {rebuilt['invoices']} invoices and {rebuilt['payments']} payments rebuilt"
+        line += (
+            f", {rebuilt['invoices']} invoices, {rebuilt['payments']} payments"
+            f" and {rebuilt.get('deductions', 0)} deductions rebuilt"
+        )
     return [f"{line} ({build['reason']})"]
 
 

@@ -24,6 +24,7 @@ from shortpay.bench.generate import generate
 from shortpay.bench.increment import split_inbox
 from shortpay.pipeline import run_pipeline
 from shortpay.settings import Paths
+from shortpay.summary import format_summary
 
 AS_OF = date(2026, 11, 30)
 DAY = "2026-10-25"
@@ -188,10 +189,13 @@ def test_first_run_builds_everything(incremental_runs):
 def test_second_build_is_incremental(incremental_runs):
     assert incremental_runs["second"]["build"] == {
         "mode": "incremental",
-        "reason": "only the invoices and payments that new files touch are rebuilt",
+        "reason": "only the invoices, payments and deductions that new files touch are rebuilt",
         "new_files": 6,
-        "rebuilt": {"invoices": 232, "payments": 145},
+        "rebuilt": {"invoices": 232, "payments": 145, "deductions": 32},
     }
+    assert "6 new files, 232 invoices, 145 payments and 32 deductions rebuilt" in (
+        format_summary(incremental_runs["second"])
+    )
 
 
 def test_second_run_patches_the_warehouse(incremental_runs):
