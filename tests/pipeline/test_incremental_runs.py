@@ -462,3 +462,29 @@ def test_day_changes_earlier_payments(tmp_path, prefect_api):
          Decimal("30.00")),
     ]
     assert_equals_full_rebuild(warehouse, inbox, tmp_path)
+
+
+def test_debit_memo_sent_again_replaces_its_lines(tmp_path, prefect_api):
+    """An 812 rewritten at the same path gives its first line another reason code.
+
+    Only the new version's lines count, so the deduction that the line
+    explains takes the new code, as in one run over the final inbox.
+    """
+    inbox = tmp_path / "inbox"
+    shutil.copytree(CASE_FOLDERS / "validation", inbox)
+    warehouse = tmp_path / "incremental" / "warehouse.duckdb"
+    run_pipeline(inbox, warehouse, RULES_DIR, AS_OF)
+    memo_file = inbox / "debit_memo.812"
+    memo_file.write_text(
+        memo_file.read_text(encoding="utf-8").replace("CDD*01*D*SHORT", "CDD*59*D*SHORT"),
+        encoding="utf-8",
+    )
+    second = run_pipeline(inbox, warehouse, RULES_DIR, AS_OF)
+
+    assert second["build"]["mode"] == "incremental"
+    assert query(
+        warehouse,
+        "select debit_memo_id, debit_memo_line_number, customer_reason_code, category"
+        " from fct_deductions where debit_memo_id is not null order by debit_memo_line_number",
+    ) == [("DM-5501", 1, "59", "shortage")]
+    assert_equals_full_rebuild(warehouse, inbox, tmp_path)

@@ -56,7 +56,9 @@ candidates as (
                 end,
                 memo_customers.memo_date,
                 memo_customers.memo_id,
-                memo_customers.memo_line_number
+                memo_customers.memo_line_number,
+                memo_customers.source_file,
+                memo_customers.source_position
         ) as memo_rank
     from memo_customers
     inner join invoices

@@ -1,8 +1,10 @@
 -- One row per line of a customer's debit memo (the claim behind a deduction).
+-- A memo line sent again, in a file that replaced the first at the same path
+-- or under another name, counts once: the version of the file loaded last.
 with
 
 source as (
-    select * from {{ source('raw', 'debit_memos') }}
+    {{ latest_rows('debit_memos', 'memo_id, memo_line_number, customer_id, payer_id, payer_name') }}
 ),
 
 final as (
