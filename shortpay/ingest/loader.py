@@ -188,6 +188,8 @@ def _load_path(
 ) -> None:
     source_file = path.relative_to(inbox).as_posix()
     stat_key = _stat_key(path)
+    # A hash from raw.file_stats belongs to a loaded or rejected file, which
+    # the duplicate branch below skips, so its bytes are not needed.
     file_hash = _known_hash(source_file, stat_key, stats, known)
     data = None
     if file_hash is None:
@@ -207,8 +209,6 @@ def _load_path(
         _record_copy(con, context)
         _restore_earlier_version(con, context)
         return
-    if data is None:
-        data = path.read_bytes()
     if not data:
         _record_rejection(con, context, "empty", 0, [ParseIssue("file", "the file is empty")])
         known[file_hash] = "rejected"
@@ -236,8 +236,11 @@ def _load_path(
 def _stat_key(path: Path) -> str:
     """Return what identifies a file's bytes on disk without reading them.
 
-    Writing a file changes its change time (ctime), which no program can set
-    back, so a rewritten file never keeps the key of the file it replaced.
+    Writing a file with write() updates its change time (ctime), which no
+    program can set back, so such a rewrite gets a new key.
+
+    NOTE: a write through a shared memory map can leave both times
+    unchanged, and the file is then not read again until it is touched.
     """
     stat = path.stat()
     return f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}"

@@ -33,8 +33,8 @@ FILES_COLUMNS: list[tuple[str, str]] = [
     ("loaded_at", "TIMESTAMP"),
 ]
 
-# What a file looked like on disk when it was last read, so that a later run
-# can skip reading and hashing it again (see loader._known_hash).
+# The on-disk identity of each inbox file when it was last read, so that a
+# later run can skip reading and hashing it again (see loader._known_hash).
 FILE_STAT_COLUMNS: list[tuple[str, str]] = [
     ("source_file", "VARCHAR"),
     ("stat_key", "VARCHAR"),

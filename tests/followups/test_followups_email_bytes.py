@@ -141,12 +141,12 @@ def rfc2047_name(header: str) -> tuple[str, str]:
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"subject": "Deduction\nBcc: victim@example.com"}, "the Subject header contains a line"),
-        ({"subject": "Deduction\x0cof 100.00"}, "the Subject header contains a line"),
-        ({"to_name": "Pat\r\nBcc: x@example.com"}, "the To header contains a line"),
+        ({"subject": "Deduction\nBcc: victim@example.com"}, "invalid Subject header"),
+        ({"subject": "Deduction\x0cof 100.00"}, "invalid Subject header"),
+        ({"to_name": "Pat\r\nBcc: x@example.com"}, "invalid To header"),
         ({"to_email": "zoë@example.com"}, "ascii"),
     ],
 )
-def test_header_that_cannot_be_written_is_refused(changes, reason):
+def test_invalid_header_raises_value_error(changes, reason):
     with pytest.raises(ValueError, match=reason):
         email_bytes(message(**changes))

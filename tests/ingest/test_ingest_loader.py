@@ -155,16 +155,20 @@ def test_loader_rewritten_file_read_again(inbox: Path, work_db: Path, query) -> 
     [(stat_key, first_hash)] = query("SELECT stat_key, file_hash FROM raw.file_stats")
 
     unchanged = load_inbox(inbox, work_db, "run-2")
-    assert (unchanged.files_duplicate, unchanged.files_loaded) == (1, 0)
+    assert unchanged.files_duplicate == 1
+    assert unchanged.files_loaded == 0
     assert query("SELECT stat_key, file_hash FROM raw.file_stats") == [(stat_key, first_hash)]
 
     before = path.stat()
     path.write_text(header + "A-1,CA,2026-10-01,2026-10-31,USD,900.00,NET 30\n", encoding="utf-8")
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert path.stat().st_size == before.st_size
+    assert path.stat().st_mtime_ns == before.st_mtime_ns
     rewritten = load_inbox(inbox, work_db, "run-3")
 
-    assert (rewritten.files_duplicate, rewritten.files_loaded, rewritten.invoices) == (0, 1, 1)
+    assert rewritten.files_duplicate == 0
+    assert rewritten.files_loaded == 1
+    assert rewritten.invoices == 1
     assert query("SELECT total_amount FROM raw.invoices ORDER BY total_amount") == [
         (D("100.00"),), (D("900.00"),),
     ]

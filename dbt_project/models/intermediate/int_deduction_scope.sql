@@ -1,10 +1,12 @@
--- The deductions whose validity an incremental build decides again: the
--- deductions of the payments of int_balance_scope, every deduction on an
--- invoice that int_allocation_scope or those deductions name, and every
--- deduction whose debit memo line or promotion changed. A memo line and a
--- promotion's cap are shared among deductions, and deductions on one
--- invoice share its delivery and price evidence, so each of these reaches
--- past its own payment. A full build leaves this table empty.
+-- The deductions whose validity an incremental build decides again. These
+-- are the deductions of the payments of int_balance_scope and every
+-- deduction on an invoice that int_allocation_scope or those deductions
+-- name. They also include every deduction whose debit memo line, reason
+-- code or promotion changed, with the other deductions on its invoice.
+-- A memo line and a promotion's cap are shared among deductions, and
+-- deductions on one invoice share its delivery and price evidence, so each
+-- of these reaches past its own payment. A full build leaves this table
+-- empty.
 
 -- depends_on: {{ ref('int_balance_scope') }}
 -- depends_on: {{ ref('int_allocation_scope') }}
@@ -20,8 +22,8 @@ rebuilt_payments as (
     select payment_id from {{ ref('int_balance_scope') }}
 ),
 
--- What int_deductions_validated decided in the last build; this model runs
--- before it is rebuilt.
+-- What int_deductions_validated decided in the last build. This model runs
+-- before that table is rebuilt.
 previous as (
     select
         deduction_id,
