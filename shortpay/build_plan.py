@@ -1,11 +1,12 @@
 """Decide whether a dbt build may be incremental, and record what each build took in.
 
-The invoice-grain models and the matching, allocation and payment-balance
-models are incremental: a build rebuilds only the invoices and payments
+The invoice-grain models, the matching, allocation and payment-balance
+models, the deduction models and the invoice and deduction marts are
+incremental: a build rebuilds only the invoices, payments and deductions
 that files new since the last completed build touch (the scope models
-``int_invoice_scope``, ``int_payment_scope``, ``int_allocation_scope`` and
-``int_balance_scope`` say which). Deductions, exceptions and reports are
-rebuilt in full on every build.
+``int_invoice_scope``, ``int_payment_scope``, ``int_allocation_scope``,
+``int_balance_scope`` and ``int_deduction_scope`` say which). Exceptions,
+reports and the small tables are rebuilt in full on every build.
 
 A build is full when no build has completed in this work database, or
 when the dbt project or the rules differ from the last completed build's.
@@ -34,11 +35,12 @@ BUILD_TABLES_DDL = (
     "create table if not exists raw.build_state (key varchar, value varchar)",
 )
 
-# The scope models whose keys an incremental build rebuilt, by what they count.
+# The scope models whose keys an incremental build rebuilt, with their key
+# column, by what they count.
 REBUILT_SCOPES = {
-    "invoices": "int_invoice_scope",
-    "payments": "int_payment_scope",
-    "deductions": "int_deduction_scope",
+    "invoices": ("int_invoice_scope", "invoice_id"),
+    "payments": ("int_payment_scope", "payment_id"),
+    "deductions": ("int_deduction_scope", "deduction_id"),
 }
 
 # What the models' output depends on besides the data: their code.
@@ -132,9 +134,9 @@ def count_rebuilt(work_db: Path) -> dict[str, int]:
     try:
         return {
             name: connection.execute(
-                f"select count(*) from intermediate.{model}"  # noqa: S608 (a constant above)
+                f"select count(distinct {column}) from intermediate.{model}"  # noqa: S608
             ).fetchone()[0]
-            for name, model in REBUILT_SCOPES.items()
+            for name, (model, column) in REBUILT_SCOPES.items()
         }
     finally:
         connection.close()

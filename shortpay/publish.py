@@ -9,7 +9,8 @@ warehouse in place.
 
 After an incremental build the new file starts as a copy of the published
 one, and the largest tables are patched: the rows of the build's scope are
-deleted and inserted again. That is safe only when the published file
+deleted and inserted again, and columns that count days to the run date
+are copied where they changed. That is safe only when the published file
 contains the tables of the build before this one, which ``raw.build_state``
 records.
 Otherwise, or when deleted rows have made the file much larger than a fresh
@@ -43,13 +44,40 @@ PUBLIC_TABLES = (
 )
 
 
-# Tables that an incremental build changes only for the keys of a scope
-# model, with the key column and that model.
+# Tables that an incremental build changes only for some keys, with the
+# key column and the queries that list those keys: mostly scope models.
 SCOPED_TABLES = {
-    "fct_invoice_lines": ("invoice_id", "int_invoice_scope"),
-    "fct_remittance_lines": ("payment_id", "int_payment_scope"),
-    "fct_cash_applications": ("payment_id", "int_balance_scope"),
-    "fct_payments": ("payment_id", "int_balance_scope"),
+    "fct_invoice_lines": ("invoice_id", ("select invoice_id from work.intermediate.int_invoice_scope",)),
+    "fct_remittance_lines": ("payment_id", ("select payment_id from work.intermediate.int_payment_scope",)),
+    "fct_cash_applications": ("payment_id", ("select payment_id from work.intermediate.int_balance_scope",)),
+    "fct_payments": ("payment_id", ("select payment_id from work.intermediate.int_balance_scope",)),
+    "fct_deduction_lines": (
+        "deduction_id", ("select deduction_id from work.intermediate.int_deduction_scope",),
+    ),
+    "fct_invoices": (
+        "invoice_id",
+        (
+            "select invoice_id from work.intermediate.int_allocation_scope",
+            "select invoice_id from work.intermediate.int_deduction_scope",
+        ),
+    ),
+    # As the model's own hooks: the scope, and every deduction that a review
+    # decision touches now or touched in the published build.
+    "fct_deductions": (
+        "deduction_id",
+        (
+            "select deduction_id from work.intermediate.int_deduction_scope",
+            "select deduction_id from work.intermediate.int_deduction_decisions",
+            "select deduction_id from main.fct_deductions where first_decided_at is not null",
+        ),
+    ),
+}
+
+# Columns that depend on the run date, so an incremental build sets them on
+# rows outside its scope too, with the key columns to copy them by.
+DATED_COLUMNS = {
+    "fct_invoices": (("invoice_id", "customer_id"), "days_past_due"),
+    "fct_deductions": (("deduction_id",), "days_outstanding"),
 }
 
 # A patched file keeps the space of its deleted rows. Past this many times
@@ -108,16 +136,28 @@ def publish_warehouse(work_db: Path, warehouse: Path, incremental: bool = False)
 
 
 def _patch_table(
-    connection: duckdb.DuckDBPyConnection, table: str, column: str, scope: str
+    connection: duckdb.DuckDBPyConnection, table: str, column: str, key_queries: tuple[str, ...]
 ) -> None:
-    """Replace the rows of the scope's keys with the work database's rows."""
-    # Names come from SCOPED_TABLES, never from input.
-    keys = f"select {column} from work.intermediate.{scope}"  # noqa: S608
-    connection.execute(f"delete from main.{table} where {column} in ({keys})")  # noqa: S608
+    """Replace the rows of the listed keys with the work database's rows."""
+    # Names and queries come from SCOPED_TABLES and DATED_COLUMNS, never from
+    # input. The keys are listed before the delete, which may change them.
+    keys = " union ".join(key_queries)
+    connection.execute(f"create or replace temp table patch_keys as {keys}")
+    connection.execute(
+        f"delete from main.{table} where {column} in (select * from patch_keys)"  # noqa: S608
+    )
     connection.execute(
         f"insert into main.{table} select * from work.marts.{table}"  # noqa: S608
-        f" where {column} in ({keys})"
+        f" where {column} in (select * from patch_keys)"
     )
+    if table in DATED_COLUMNS:
+        key_columns, dated = DATED_COLUMNS[table]
+        matched = " and ".join(f"published.{key} = built.{key}" for key in key_columns)
+        connection.execute(
+            f"update main.{table} as published set {dated} = built.{dated}"  # noqa: S608
+            f" from work.marts.{table} as built where {matched}"
+            f" and published.{dated} is distinct from built.{dated}"
+        )
 
 
 def _read_state(work_db: Path) -> dict[str, str | None]:

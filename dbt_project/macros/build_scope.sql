@@ -13,30 +13,33 @@
       change;
     - int_balance_scope (payment_id): payments with an allocation that may
       change;
-    - int_deduction_scope (deduction_id): deductions whose validity may
-      change.
+    - int_deduction_scope (deduction_id, with its invoice_id): deductions
+      whose validity may change.
 
     A model that uses them names its dependency with a comment line
     `-- depends_on: {{ ref('int_invoice_scope') }}`, because dbt does not
     see refs made inside is_incremental() while it parses. -#}
 
-{% macro in_build_scope(column, scope_model) -%}
+{#- scope_column: the scope model's column to read, when not its own key
+    (int_deduction_scope also names the invoice of each deduction). -#}
+{% macro in_build_scope(column, scope_model, scope_column=none) -%}
     {%- if is_incremental() -%}
-        {{ column }} in (select {{ build_scope_column(scope_model) }} from {{ ref(scope_model) }})
+        {{ column }} in (select {{ scope_column or build_scope_column(scope_model) }} from {{ ref(scope_model) }})
     {%- else -%}
         true
     {%- endif -%}
 {%- endmacro %}
 
-{#- scopes: a list of (column, scope model) pairs; a row goes when any of
-    its columns is in its scope. -#}
+{#- scopes: a list of (column, scope model) pairs, or (column, scope model,
+    scope column) triples; a row goes when any of its columns is in its
+    scope. -#}
 {% macro delete_build_scope(scopes) -%}
     {%- if is_incremental() -%}
         delete from {{ this }}
         where
-        {%- for column, scope_model in scopes %}
+        {%- for scope in scopes %}
             {% if not loop.first %}or {% endif -%}
-            {{ column }} in (select {{ build_scope_column(scope_model) }} from {{ ref(scope_model) }})
+            {{ in_build_scope(scope[0], scope[1], scope[2] if scope | length > 2 else none) }}
         {%- endfor %}
     {%- endif -%}
 {%- endmacro %}
@@ -62,10 +65,15 @@
     {{ return(load_relation(previous_build_relation('int_invoice_allocations')) is not none) }}
 {%- endmacro %}
 
-{#- The final CTE of a scope model on a full build: no keys. -#}
-{% macro empty_scope(column) -%}
+{#- The final CTE of a scope model on a full build: no keys. columns is
+    one column name or a list of them. -#}
+{% macro empty_scope(columns) -%}
+{%- set names = [columns] if columns is string else columns %}
 final as (
-    select cast(null as varchar) as {{ column }}
+    select
+    {%- for name in names %}
+        cast(null as varchar) as {{ name }}{{ "," if not loop.last }}
+    {%- endfor %}
     where false
 )
 {%- endmacro %}

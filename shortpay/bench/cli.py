@@ -54,6 +54,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="rules folder (default: the rules/ folder of the project)")
     bench.add_argument("--increment", action="store_true",
                        help="measure adding a day's files to a built warehouse instead of one run")
+    bench.add_argument("--days-later", type=int, default=0, metavar="N",
+                       help="with --increment: run the increment N days after the base run, as a "
+                            "daily schedule does, so open items age and reminders fall due "
+                            "(default: 0, the same run date)")
     bench.add_argument("--pipeline", default="shortpay.pipeline:run_pipeline",
                        metavar="MODULE:FUNCTION",
                        help="pipeline function to measure (default: %(default)s)")
@@ -94,6 +98,13 @@ def run_bench(args: argparse.Namespace) -> int:
     from shortpay.bench.runner import format_table, load_pipeline, run_benchmark
     from shortpay.settings import DEFAULT_RULES_DIR
 
+    if args.days_later and not args.increment:
+        print("shortpay bench: --days-later needs --increment", file=sys.stderr)
+        return 2
+    if args.days_later < 0:
+        print("shortpay bench: --days-later must be 0 or more", file=sys.stderr)
+        return 2
+    extra = {"days_later": args.days_later} if args.increment else {}
     try:
         pipeline = load_pipeline(args.pipeline)
         report = (run_increment_benchmark if args.increment else run_benchmark)(
@@ -104,6 +115,7 @@ def run_bench(args: argparse.Namespace) -> int:
             rules_dir=args.rules or DEFAULT_RULES_DIR,
             keep=args.keep,
             pipeline=pipeline,
+            **extra,
         )
     except (RuntimeError, ValueError, subprocess.CalledProcessError) as error:
         print(f"shortpay bench: {error}", file=sys.stderr)

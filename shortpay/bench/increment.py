@@ -16,6 +16,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +101,14 @@ def run_increment_benchmark(
     rules_dir: Path,
     keep: bool,
     pipeline: Callable[..., Any],
+    days_later: int = 0,
 ) -> dict[str, Any]:
-    """Run the base and the increment and return their measurements."""
+    """Run the base and the increment and return their measurements.
+
+    With ``days_later`` the increment runs that many days after the base
+    run's date, as a daily schedule would: open items age, and reminders
+    may fall due.
+    """
     spec = get_profile(profile)
     inbox, _, _ = prepare_inbox(Path(workdir), invoices=invoices, profile=profile, seed=seed)
 
@@ -113,6 +120,7 @@ def run_increment_benchmark(
     warehouse = case_dir / "run" / "warehouse.duckdb"
     warehouse.parent.mkdir(parents=True)
     warm_up_seconds = warm_up()
+    increment_as_of = spec.as_of + timedelta(days=days_later)
 
     try:
         logger.info("bench: running the pipeline on the base inbox")
@@ -122,7 +130,7 @@ def run_increment_benchmark(
             os.link(path, base / path.name)
         logger.info("bench: running the pipeline again with the day's files added")
         day_result, day_seconds, day_peak = timed_run(
-            pipeline, base, warehouse, Path(rules_dir), spec.as_of)
+            pipeline, base, warehouse, Path(rules_dir), increment_as_of)
     finally:
         if not keep:
             shutil.rmtree(case_dir, ignore_errors=True)
@@ -141,6 +149,9 @@ def run_increment_benchmark(
         "increment_stage_seconds": {k: round(float(v), 3) for k, v in day_stages.items()},
         "increment_peak_rss_mib": day_peak,
         "increment_build": day_summary.get("build"),
+        "base_as_of": spec.as_of.isoformat(),
+        "increment_as_of": increment_as_of.isoformat(),
+        "increment_followups": day_summary.get("followups"),
         "warm_up_seconds": round(warm_up_seconds, 3),
         "increment_to_base": round(day_seconds / base_seconds, 3) if base_seconds else None,
         "dbt_increment_to_base": _stage_ratio(day_stages, base_stages, "dbt"),

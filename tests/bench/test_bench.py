@@ -156,3 +156,11 @@ def test_cli_bench_reports_missing_pipeline(
                  "--pipeline", "no_such_module:run"])
     assert code == 2
     assert "pipeline function 'no_such_module:run' not found" in capsys.readouterr().err
+
+
+def test_cli_bench_days_later_needs_increment(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["bench", "--invoices", "300", "--workdir", str(workdir), "--days-later", "1"])
+    assert code == 2
+    assert "--days-later needs --increment" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from shortpay.publish import PUBLIC_TABLES, SCOPED_TABLES, publish_warehouse
+from shortpay.publish import DATED_COLUMNS, PUBLIC_TABLES, SCOPED_TABLES, publish_warehouse
 
 
 def execute(database: Path, *statements: str) -> None:
@@ -53,8 +53,20 @@ def work_db(tmp_path: Path) -> Path:
         "create table intermediate.int_invoice_scope (invoice_id varchar)",
         "create table intermediate.int_payment_scope (payment_id varchar)",
         "create table intermediate.int_balance_scope (payment_id varchar)",
+        "create table intermediate.int_allocation_scope (invoice_id varchar)",
+        "create table intermediate.int_deduction_scope"
+        " (deduction_id varchar, invoice_id varchar)",
+        "create table intermediate.int_deduction_decisions (deduction_id varchar)",
+        "create table marts.fct_invoices (invoice_id varchar, amount decimal(18, 2),"
+        " customer_id varchar, days_past_due integer)",
+        "insert into marts.fct_invoices values ('K1', 1.00, 'C1', 5), ('K2', 2.00, 'C1', 6)",
+        "create table marts.fct_deductions (deduction_id varchar, amount decimal(18, 2),"
+        " days_outstanding integer, first_decided_at timestamp)",
+        "insert into marts.fct_deductions values ('K1', 1.00, 5, null), ('K2', 2.00, 6, null)",
     ]
     for table in PUBLIC_TABLES:
+        if table in DATED_COLUMNS:
+            continue
         column = SCOPED_TABLES.get(table, ("id",))[0]
         statements += [
             f"create table marts.{table} ({column} varchar, amount decimal(18, 2))",
@@ -92,6 +104,53 @@ def test_incremental_build_patches_scoped_tables(work_db, tmp_path):
         ("K1", Decimal("1.00")), ("K2", Decimal("20.00")), ("K3", Decimal("3.00")),
     ]
     assert rows(warehouse, "select count(*) from exceptions") == [(3,)]
+
+
+def test_patch_copies_days_outside_the_scope(work_db, tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    publish_warehouse(work_db, warehouse)
+    # A later run date: every open invoice is a day older, while only K2's
+    # balance is rebuilt (through a deduction on it).
+    execute(
+        work_db,
+        "update marts.fct_invoices set days_past_due = days_past_due + 1",
+        "update marts.fct_invoices set amount = 20.00 where invoice_id = 'K2'",
+        "update marts.fct_invoices set amount = 10.00 where invoice_id = 'K1'",
+        "insert into intermediate.int_deduction_scope values ('D1', 'K2')",
+    )
+    finish_build(work_db, "run-2")
+    publish_warehouse(work_db, warehouse, incremental=True)
+    assert rows(warehouse, "select * from fct_invoices order by 1") == [
+        ("K1", Decimal("1.00"), "C1", 6), ("K2", Decimal("20.00"), "C1", 7),
+    ]
+
+
+def test_patch_follows_review_decisions(work_db, tmp_path):
+    """A decision on K1 is recorded, then taken out of the log again."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    publish_warehouse(work_db, warehouse)
+    execute(
+        work_db,
+        "insert into intermediate.int_deduction_decisions values ('K1')",
+        "update marts.fct_deductions set amount = 0.50, first_decided_at = timestamp"
+        " '2026-12-01 09:00:00' where deduction_id = 'K1'",
+        "update marts.fct_deductions set days_outstanding = days_outstanding + 1",
+    )
+    finish_build(work_db, "run-2")
+    publish_warehouse(work_db, warehouse, incremental=True)
+    assert rows(warehouse, "select deduction_id, amount, days_outstanding from fct_deductions"
+                " order by 1") == [("K1", Decimal("0.50"), 6), ("K2", Decimal("2.00"), 7)]
+
+    execute(
+        work_db,
+        "delete from intermediate.int_deduction_decisions",
+        "update marts.fct_deductions set amount = 1.00, first_decided_at = null"
+        " where deduction_id = 'K1'",
+    )
+    finish_build(work_db, "run-3")
+    publish_warehouse(work_db, warehouse, incremental=True)
+    assert rows(warehouse, "select deduction_id, amount, first_decided_at from fct_deductions"
+                " order by 1") == [("K1", Decimal("1.00"), None), ("K2", Decimal("2.00"), None)]
 
 
 def make_stale(work_db: Path, warehouse: Path, change: str) -> None:

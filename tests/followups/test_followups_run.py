@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+from dataclasses import fields
 from decimal import Decimal
 from email import policy
 
@@ -11,6 +12,7 @@ import duckdb
 from followup_cases import AS_OF, WorkData, customer, deduction, write_queued_row, write_work_db
 
 from shortpay.followups import outbox
+from shortpay.followups.data import _DEDUCTION_COLUMNS, Deduction
 from shortpay.followups.run import run_followups
 from shortpay.settings import Paths
 
@@ -229,3 +231,9 @@ def test_unwritable_outbox_defers(paths, rules_dir, work_db, tmp_path):
 
     assert later.sent == 2
     assert len(list(paths.outbox_dir.glob("*.eml"))) == 2
+
+
+def test_candidate_columns_follow_the_deduction_fields():
+    """read_candidates builds each Deduction from its row by position."""
+    columns = [name.strip().split(".")[1] for name in _DEDUCTION_COLUMNS.split(",")]
+    assert columns == [field.name for field in fields(Deduction)]

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,6 +23,8 @@ from warehouse_queries import REPO_ROOT, RULES_DIR, SAMPLE_INBOX, query, table_c
 from shortpay.bench.generate import generate
 from shortpay.bench.increment import split_inbox
 from shortpay.pipeline import run_pipeline
+from shortpay.review.queue import load_deduction
+from shortpay.review.workflow import decide_deduction
 from shortpay.settings import Paths
 from shortpay.summary import format_summary
 
@@ -392,7 +394,7 @@ def test_killed_build_reruns_in_full(tmp_path, prefect_api):
         shutil.copy2(path, inbox / path.name)
 
     dbt_log = Paths.for_warehouse(warehouse).work_dir / "logs" / "dbt.log"
-    rebuilt_marker = "Finished running node model.shortpay.int_invoice_allocations"
+    rebuilt_marker = "OK created sql incremental model intermediate.int_invoice_allocations"
     rebuilt_before = dbt_log.read_text(encoding="utf-8").count(rebuilt_marker)
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("shortpay")), "run", "--inbox", str(inbox),
@@ -488,3 +490,56 @@ def test_debit_memo_sent_again_replaces_its_lines(tmp_path, prefect_api):
         " from fct_deductions where debit_memo_id is not null order by debit_memo_line_number",
     ) == [("DM-5501", 1, "59", "shortage")]
     assert_equals_full_rebuild(warehouse, inbox, tmp_path)
+
+
+def test_later_run_date_and_decisions_equal_a_full_rebuild(tmp_path, prefect_api):
+    """The day's files come nine days later, after review decisions on two deductions.
+
+    The increment rebuilds only what the files touch. Yet the open
+    deductions it leaves alone are nine days older, and the decided ones
+    show their decisions, exactly as after a full rebuild.
+    """
+    split = split_sample(tmp_path)
+    inbox = split["first"]
+    warehouse = tmp_path / "incremental" / "warehouse.duckdb"
+    run_pipeline(inbox, warehouse, RULES_DIR, AS_OF)
+    paths = Paths.for_warehouse(warehouse)
+    # Open deductions of the first run, in a fixed order.
+    disputed, approved, untouched = [
+        deduction_id for (deduction_id,) in query(
+            warehouse,
+            "select deduction_id from fct_deductions where status = 'open'"
+            " and invalid_amount > 0 order by deduction_id limit 3",
+        )
+    ]
+    decide_deduction(paths.state_db, load_deduction(warehouse, disputed), "dispute", "ana")
+    decide_deduction(paths.state_db, load_deduction(warehouse, disputed), "recovered", "ana")
+    decide_deduction(paths.state_db, load_deduction(warehouse, approved), "approve", "ana")
+    for path in split["day"].iterdir():
+        shutil.copy2(path, inbox / path.name)
+    later = AS_OF + timedelta(days=9)
+    second = run_pipeline(inbox, warehouse, RULES_DIR, later)
+    assert second["build"]["mode"] == "incremental"
+    assert second["publication"] == "patched"
+    rebuilt = {
+        deduction_id
+        for (deduction_id,) in query(
+            paths.work_db, "select deduction_id from intermediate.int_deduction_scope"
+        )
+    }
+    assert {disputed, approved, untouched} & rebuilt == set()
+    assert query(
+        warehouse,
+        "select deduction_id, status, days_outstanding = date_diff('day', opened_date, ?)"
+        " from fct_deductions where deduction_id in (?, ?, ?) order by deduction_id",
+        [later, disputed, approved, untouched],
+    ) == sorted([(disputed, "recovered", False), (approved, "approved", True),
+                 (untouched, "open", True)])
+    incremental = table_contents(warehouse)
+
+    # The same warehouse built again in full: its work database goes, and
+    # the review decisions and sent messages in its state stay.
+    paths.work_db.unlink()
+    full = run_pipeline(inbox, warehouse, RULES_DIR, later)
+    assert full["build"]["mode"] == "full"
+    assert table_contents(warehouse) == incremental

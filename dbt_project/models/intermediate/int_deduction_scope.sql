@@ -5,8 +5,9 @@
 -- code or promotion changed, with the other deductions on its invoice.
 -- A memo line and a promotion's cap are shared among deductions, and
 -- deductions on one invoice share its delivery and price evidence, so each
--- of these reaches past its own payment. A full build leaves this table
--- empty.
+-- of these reaches past its own payment. Each row names a deduction and
+-- its invoice, so a deduction whose invoice changed has two rows. A full
+-- build leaves this table empty.
 
 -- depends_on: {{ ref('int_balance_scope') }}
 -- depends_on: {{ ref('int_allocation_scope') }}
@@ -94,21 +95,23 @@ rebuilt_invoices as (
     select invoice_id from relinked
 ),
 
+-- Each deduction with its invoice, as now and as in the last build, so
+-- that the invoice marts know which invoices' deductions changed.
 final as (
-    select deduction_id from current_deductions
+    select deduction_id, invoice_id from current_deductions
     where payment_id in (select payment_id from rebuilt_payments)
         or invoice_id in (select invoice_id from rebuilt_invoices)
     union
-    select deduction_id from previous
+    select deduction_id, invoice_id from previous
     where payment_id in (select payment_id from rebuilt_payments)
         or invoice_id in (select invoice_id from rebuilt_invoices)
     union
-    select deduction_id from relinked
+    select deduction_id, invoice_id from relinked
 )
 
 {% else %}
 
-{{ empty_scope('deduction_id') }}
+{{ empty_scope(['deduction_id', 'invoice_id']) }}
 
 {% endif %}
 

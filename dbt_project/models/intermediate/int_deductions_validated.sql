@@ -31,14 +31,19 @@ deductions as (
 payments as (
     select payment_id, file_hash, payment_date, value_date, currency
     from {{ ref('int_payments_resolved') }}
+    where payment_id in (select payment_id from deductions)
 ),
 
+-- The evidence is read for the deductions' invoices only: an incremental
+-- build decides a few of them.
 invoices as (
     select * from {{ ref('int_invoices_prepared') }}
+    where invoice_id in (select invoice_id from deductions)
 ),
 
 invoice_evidence as (
     select * from {{ ref('int_invoice_evidence') }}
+    where invoice_id in (select invoice_id from deductions)
 ),
 
 -- Invoice lines, shipments and prices name an invoice by its id alone, so
@@ -52,6 +57,7 @@ shared_invoice_ids as (
 
 line_evidence as (
     select * from {{ ref('int_invoice_line_evidence') }}
+    where invoice_id in (select invoice_id from deductions)
 ),
 
 promotion_usage as (

@@ -5,6 +5,19 @@
 -- last part with no line. Any other deduction is one part, on the line the
 -- remittance names or on none. The parts of a deduction add up to its
 -- amount.
+--
+-- An incremental build cuts again the deductions of int_deduction_scope,
+-- which holds every deduction of each invoice it names.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_build_scope([('deduction_id', 'int_deduction_scope')]) }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_deduction_scope') }}
+
 with
 
 -- The deductions of fct_deductions, read from the table that decides their
@@ -19,10 +32,12 @@ deductions as (
         evidence_reference,
         payment_date
     from {{ ref('int_deductions_validated') }}
+    where {{ in_build_scope('deduction_id', 'int_deduction_scope') }}
 ),
 
 lines as (
     select * from {{ ref('fct_invoice_lines') }}
+    where invoice_id in (select invoice_id from deductions)
 ),
 
 -- Lines name an invoice by its id alone, so the lines of an id that several
@@ -30,6 +45,7 @@ lines as (
 shared_invoice_ids as (
     select invoice_id
     from {{ ref('int_invoices_prepared') }}
+    where invoice_id in (select invoice_id from deductions)
     group by invoice_id
     having count(*) > 1
 ),

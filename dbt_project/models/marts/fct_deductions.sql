@@ -2,10 +2,34 @@
 -- from a payment, with no invoice) for one reason, with its category,
 -- validity, workflow status and deadline. Review decisions override the
 -- automatic validity and set the status.
+--
+-- An incremental build rebuilds the deductions of int_deduction_scope and
+-- every deduction that a review decision touched, then adds any deduction
+-- the table lacks. The other rows only get their days outstanding for the
+-- run date.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook=[
+            "{{ delete_build_scope([('deduction_id', 'int_deduction_scope')]) }}",
+            "{{ delete_decided_deductions() }}",
+        ],
+        post_hook="{{ refresh_dated_column('days_outstanding', fct_deduction_days_outstanding()) }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_deduction_scope') }}
+
 with
 
 deductions as (
     select * from {{ ref('int_deductions_ruled') }}
+    {%- if is_incremental() %}
+    where deduction_id not in (
+        select deduction_id from {{ this }} where deduction_id is not null
+    )
+    {%- endif %}
 ),
 
 decisions as (
@@ -95,12 +119,7 @@ final as (
         evidence_reference,
         status,
         opened_date,
-        case
-            when status in ('recovered', 'written_off', 'closed')
-                and effective_resolved_at is not null
-                then {{ days_between('opened_date', 'cast(effective_resolved_at as date)') }}
-            else {{ days_between('opened_date', as_of_date()) }}
-        end as days_outstanding,
+        {{ fct_deduction_days_outstanding('effective_resolved_at') }} as days_outstanding,
         rule_id,
         category_rule_id,
         ruleset_hash,
