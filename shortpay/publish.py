@@ -61,14 +61,17 @@ SCOPED_TABLES = {
             "select invoice_id from work.intermediate.int_deduction_scope",
         ),
     ),
-    # As the model's own hooks: the scope, and every deduction that a review
-    # decision touches now or touched in the published build.
+    # As the model's own hooks: the scope, every deduction that a review
+    # decision touches now or touched in the published build, and any
+    # deduction the published table lacks.
     "fct_deductions": (
         "deduction_id",
         (
             "select deduction_id from work.intermediate.int_deduction_scope",
             "select deduction_id from work.intermediate.int_deduction_decisions",
             "select deduction_id from main.fct_deductions where first_decided_at is not null",
+            "select deduction_id from work.marts.fct_deductions"
+            " except select deduction_id from main.fct_deductions",
         ),
     ),
 }
@@ -141,7 +144,7 @@ def _patch_table(
     """Replace the rows of the listed keys with the work database's rows."""
     # Names and queries come from SCOPED_TABLES and DATED_COLUMNS, never from
     # input. The keys are listed before the delete, which may change them.
-    keys = " union ".join(key_queries)
+    keys = " union ".join(f"({query})" for query in key_queries)
     connection.execute(f"create or replace temp table patch_keys as {keys}")
     connection.execute(
         f"delete from main.{table} where {column} in (select * from patch_keys)"  # noqa: S608

@@ -6,7 +6,7 @@
     invoice missing from a replaced extract. On any other build the hook
     does nothing and the filter keeps every row.
 
-    The scopes, each a one-column model:
+    The scopes, each a model with one key column:
     - int_invoice_scope (invoice_id): invoices whose rows changed;
     - int_payment_scope (payment_id): payments whose match may change;
     - int_allocation_scope (invoice_id): invoices whose allocations may

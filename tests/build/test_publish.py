@@ -205,3 +205,15 @@ def test_killed_publication_leaves_no_staging_files(work_db, tmp_path):
         path.write_bytes(b"partial")
     publish_warehouse(work_db, warehouse)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["warehouse.duckdb", "work.duckdb"]
+
+
+def test_patch_adds_deductions_the_warehouse_lacks(work_db, tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    publish_warehouse(work_db, warehouse)
+    execute(work_db, "insert into marts.fct_deductions values ('K3', 3.00, 1, null)")
+    finish_build(work_db, "run-2")
+    result = publish_warehouse(work_db, warehouse, incremental=True)
+    assert result["mode"] == "patched"
+    assert rows(warehouse, "select deduction_id from fct_deductions order by 1") == [
+        ("K1",), ("K2",), ("K3",),
+    ]

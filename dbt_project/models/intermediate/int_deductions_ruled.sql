@@ -4,7 +4,9 @@
 -- then parent, then default, and a category-specific rule before a general
 -- one of the same scope.
 
-{{ config(materialized='view') }}
+-- Inlined into fct_deductions, its only reader, so the build does not wait
+-- for a separate node between the two.
+{{ config(materialized='ephemeral') }}
 
 with
 

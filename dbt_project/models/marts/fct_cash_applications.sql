@@ -1,12 +1,25 @@
 -- One row per allocation of a payment to an invoice: the amount applied
 -- and how the remittance line was matched to the invoice.
+--
+-- A table, rebuilt for the keys that int_invoice_allocations rebuilds: as a
+-- view, each test and reader computed the id of every allocation again.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_build_scope([('invoice_id', 'int_allocation_scope'), ('payment_id', 'int_payment_scope')]) }}",
+    )
+}}
 
-{{ config(materialized='view') }}
+-- depends_on: {{ ref('int_allocation_scope') }}
+-- depends_on: {{ ref('int_payment_scope') }}
 
 with
 
 allocations as (
     select * from {{ ref('int_invoice_allocations') }}
+    where {{ in_build_scope('invoice_id', 'int_allocation_scope') }}
+        or {{ in_build_scope('payment_id', 'int_payment_scope') }}
 ),
 
 final as (
