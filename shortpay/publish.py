@@ -45,7 +45,8 @@ PUBLIC_TABLES = (
 
 
 # Tables that an incremental build changes only for some keys, with the
-# key column and the queries that list those keys: mostly scope models.
+# key column and the queries that list those keys, most of them from the
+# scope models.
 SCOPED_TABLES = {
     "fct_invoice_lines": ("invoice_id", ("select invoice_id from work.intermediate.int_invoice_scope",)),
     "fct_remittance_lines": ("payment_id", ("select payment_id from work.intermediate.int_payment_scope",)),
@@ -61,9 +62,9 @@ SCOPED_TABLES = {
             "select invoice_id from work.intermediate.int_deduction_scope",
         ),
     ),
-    # As the model's own hooks: the scope, every deduction that a review
-    # decision touches now or touched in the published build, and any
-    # deduction the published table lacks.
+    # The same keys as the model's hooks use. They are the scope, every
+    # deduction that a review decision touches now or touched in the
+    # published build, and any deduction the published table lacks.
     "fct_deductions": (
         "deduction_id",
         (

@@ -106,7 +106,7 @@ def run_increment_benchmark(
     """Run the base and the increment and return their measurements.
 
     With ``days_later`` the increment runs that many days after the base
-    run's date, as a daily schedule would: open items age, and reminders
+    run's date, as a daily schedule would, so open items age and reminders
     may fall due.
     """
     spec = get_profile(profile)

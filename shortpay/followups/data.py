@@ -159,7 +159,7 @@ def read_candidates(
         )
         params = [sorted(set(extra_ids))]
     query += "order by d.deduction_id"
-    # The columns come in the order of Deduction's fields; a full run reads
+    # The columns come in the order of Deduction's fields. A large run reads
     # tens of thousands of rows, so they are passed by position.
     deductions = []
     for row in conn.execute(query, params).fetchall():

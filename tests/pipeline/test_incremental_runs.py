@@ -492,7 +492,7 @@ def test_debit_memo_sent_again_replaces_its_lines(tmp_path, prefect_api):
     assert_equals_full_rebuild(warehouse, inbox, tmp_path)
 
 
-def test_later_run_date_and_decisions_equal_a_full_rebuild(tmp_path, prefect_api):
+def test_later_day_equals_full_rebuild(tmp_path, prefect_api):
     """The day's files come nine days later, after review decisions on two deductions.
 
     The increment rebuilds only what the files touch. Yet the open
@@ -537,7 +537,7 @@ def test_later_run_date_and_decisions_equal_a_full_rebuild(tmp_path, prefect_api
                  (untouched, "open", True)])
     incremental = table_contents(warehouse)
 
-    # The same warehouse built again in full: its work database goes, and
+    # The same warehouse built again in full. Its work database goes, and
     # the review decisions and sent messages in its state stay.
     paths.work_db.unlink()
     full = run_pipeline(inbox, warehouse, RULES_DIR, later)

@@ -1,8 +1,8 @@
 -- One row per allocation of a payment to an invoice: the amount applied
 -- and how the remittance line was matched to the invoice.
 --
--- A table, rebuilt for the keys that int_invoice_allocations rebuilds: as a
--- view, each test and reader computed the id of every allocation again.
+-- A table, rebuilt for the keys that int_invoice_allocations rebuilds. As a
+-- view, it made each test and reader hash the id of every allocation again.
 {{
     config(
         materialized='incremental',

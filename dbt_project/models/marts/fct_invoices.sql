@@ -2,7 +2,7 @@
 -- total_amount = applied_amount + discount_amount + deducted_amount + open_amount.
 --
 -- An incremental build rebuilds the invoices whose allocations may change
--- (int_allocation_scope, which holds every invoice whose rows changed) and
+-- (int_allocation_scope, which contains every invoice whose rows changed) and
 -- the invoices of the deductions decided again (int_deduction_scope). The
 -- other rows only get their days past due for the run date.
 {{
