@@ -2,7 +2,7 @@
 
 The invoice-grain models, the matching, allocation and payment-balance
 models, the deduction models and the invoice and deduction marts are
-incremental: a build rebuilds only the invoices, payments and deductions
+incremental. A build rebuilds only the invoices, payments and deductions
 that files new since the last completed build touch (the scope models
 ``int_invoice_scope``, ``int_payment_scope``, ``int_allocation_scope``,
 ``int_balance_scope`` and ``int_deduction_scope`` say which). Exceptions,
@@ -35,8 +35,8 @@ BUILD_TABLES_DDL = (
     "create table if not exists raw.build_state (key varchar, value varchar)",
 )
 
-# The scope models whose keys an incremental build rebuilt, with their key
-# column, by what they count.
+# The scope model and key column of each thing an incremental build counts
+# as rebuilt.
 REBUILT_SCOPES = {
     "invoices": ("int_invoice_scope", "invoice_id"),
     "payments": ("int_payment_scope", "payment_id"),

@@ -55,8 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--increment", action="store_true",
                        help="measure adding a day's files to a built warehouse instead of one run")
     bench.add_argument("--days-later", type=int, default=0, metavar="N",
-                       help="with --increment: run the increment N days after the base run, as a "
-                            "daily schedule does, so open items age and reminders fall due "
+                       help="run the increment N days after the base run (needs --increment), as "
+                            "a daily schedule does, so open items age and reminders may fall due "
                             "(default: 0, the same run date)")
     bench.add_argument("--pipeline", default="shortpay.pipeline:run_pipeline",
                        metavar="MODULE:FUNCTION",

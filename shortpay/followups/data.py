@@ -163,10 +163,11 @@ def read_candidates(
     # tens of thousands of rows, so they are passed by position.
     deductions = []
     for row in conn.execute(query, params).fetchall():
-        if row[0] is None or row[5] is None:
-            log.warning("Skipped a deduction row without id or amount: %r", row)
+        deduction = Deduction(*row)
+        if deduction.deduction_id is None or deduction.deduction_amount is None:
+            log.warning("Skipped a deduction row without id or amount: %r", deduction)
             continue
-        deductions.append(Deduction(*row))
+        deductions.append(deduction)
     return deductions
 
 

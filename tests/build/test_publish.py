@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from shortpay.publish import DATED_COLUMNS, PUBLIC_TABLES, SCOPED_TABLES, publish_warehouse
+from shortpay.publish import PUBLIC_TABLES, SCOPED_TABLES, publish_warehouse
 
 
 def execute(database: Path, *statements: str) -> None:
@@ -65,7 +65,7 @@ def work_db(tmp_path: Path) -> Path:
         "insert into marts.fct_deductions values ('K1', 1.00, 5, null), ('K2', 2.00, 6, null)",
     ]
     for table in PUBLIC_TABLES:
-        if table in DATED_COLUMNS:
+        if table in ("fct_invoices", "fct_deductions"):  # created above
             continue
         column = SCOPED_TABLES.get(table, ("id",))[0]
         statements += [
@@ -84,21 +84,26 @@ def test_first_publication_copies(work_db, tmp_path):
     assert result["rows"] == {table: 2 for table in PUBLIC_TABLES}
 
 
+def publish_next_build(work_db: Path, warehouse: Path, run_id: str, *statements: str) -> dict:
+    """Change the work database as a build would, record the build and publish it."""
+    execute(work_db, *statements)
+    finish_build(work_db, run_id)
+    return publish_warehouse(work_db, warehouse, incremental=True)
+
+
 def test_incremental_build_patches_scoped_tables(work_db, tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     publish_warehouse(work_db, warehouse)
     # The next build changes K2 of fct_payments and adds K3; a row outside the
     # scope that changed in the work database would not be copied.
-    execute(
-        work_db,
+    result = publish_next_build(
+        work_db, warehouse, "run-2",
         "update marts.fct_payments set amount = 20.00 where payment_id = 'K2'",
         "insert into marts.fct_payments values ('K3', 3.00)",
         "update marts.fct_payments set amount = 10.00 where payment_id = 'K1'",
         "insert into intermediate.int_balance_scope values ('K2'), ('K3')",
         "insert into marts.exceptions values ('K3', 3.00)",
     )
-    finish_build(work_db, "run-2")
-    result = publish_warehouse(work_db, warehouse, incremental=True)
     assert result["mode"] == "patched"
     assert rows(warehouse, "select * from fct_payments order by 1") == [
         ("K1", Decimal("1.00")), ("K2", Decimal("20.00")), ("K3", Decimal("3.00")),
@@ -111,15 +116,13 @@ def test_patch_copies_days_outside_the_scope(work_db, tmp_path):
     publish_warehouse(work_db, warehouse)
     # A later run date: every open invoice is a day older, while only K2's
     # balance is rebuilt (through a deduction on it).
-    execute(
-        work_db,
+    publish_next_build(
+        work_db, warehouse, "run-2",
         "update marts.fct_invoices set days_past_due = days_past_due + 1",
         "update marts.fct_invoices set amount = 20.00 where invoice_id = 'K2'",
         "update marts.fct_invoices set amount = 10.00 where invoice_id = 'K1'",
         "insert into intermediate.int_deduction_scope values ('D1', 'K2')",
     )
-    finish_build(work_db, "run-2")
-    publish_warehouse(work_db, warehouse, incremental=True)
     assert rows(warehouse, "select * from fct_invoices order by 1") == [
         ("K1", Decimal("1.00"), "C1", 6), ("K2", Decimal("20.00"), "C1", 7),
     ]
@@ -129,28 +132,40 @@ def test_patch_follows_review_decisions(work_db, tmp_path):
     """A decision on K1 is recorded, then taken out of the log again."""
     warehouse = tmp_path / "warehouse.duckdb"
     publish_warehouse(work_db, warehouse)
-    execute(
-        work_db,
+    publish_next_build(
+        work_db, warehouse, "run-2",
         "insert into intermediate.int_deduction_decisions values ('K1')",
         "update marts.fct_deductions set amount = 0.50, first_decided_at = timestamp"
         " '2026-12-01 09:00:00' where deduction_id = 'K1'",
         "update marts.fct_deductions set days_outstanding = days_outstanding + 1",
     )
-    finish_build(work_db, "run-2")
-    publish_warehouse(work_db, warehouse, incremental=True)
-    assert rows(warehouse, "select deduction_id, amount, days_outstanding from fct_deductions"
-                " order by 1") == [("K1", Decimal("0.50"), 6), ("K2", Decimal("2.00"), 7)]
+    assert rows(
+        warehouse, "select deduction_id, amount, days_outstanding from fct_deductions order by 1"
+    ) == [("K1", Decimal("0.50"), 6), ("K2", Decimal("2.00"), 7)]
 
-    execute(
-        work_db,
+    publish_next_build(
+        work_db, warehouse, "run-3",
         "delete from intermediate.int_deduction_decisions",
         "update marts.fct_deductions set amount = 1.00, first_decided_at = null"
         " where deduction_id = 'K1'",
     )
-    finish_build(work_db, "run-3")
-    publish_warehouse(work_db, warehouse, incremental=True)
-    assert rows(warehouse, "select deduction_id, amount, first_decided_at from fct_deductions"
-                " order by 1") == [("K1", Decimal("1.00"), None), ("K2", Decimal("2.00"), None)]
+    assert rows(
+        warehouse, "select deduction_id, amount, first_decided_at from fct_deductions order by 1"
+    ) == [("K1", Decimal("1.00"), None), ("K2", Decimal("2.00"), None)]
+
+
+def test_patch_adds_and_drops_deductions(work_db, tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    publish_warehouse(work_db, warehouse)
+    result = publish_next_build(
+        work_db, warehouse, "run-2",
+        "insert into marts.fct_deductions values ('K3', 3.00, 1, null)",
+        "delete from marts.fct_deductions where deduction_id = 'K2'",
+    )
+    assert result["mode"] == "patched"
+    assert rows(warehouse, "select deduction_id from fct_deductions order by 1") == [
+        ("K1",), ("K3",),
+    ]
 
 
 def make_stale(work_db: Path, warehouse: Path, change: str) -> None:
@@ -206,14 +221,3 @@ def test_killed_publication_leaves_no_staging_files(work_db, tmp_path):
     publish_warehouse(work_db, warehouse)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["warehouse.duckdb", "work.duckdb"]
 
-
-def test_patch_adds_deductions_the_warehouse_lacks(work_db, tmp_path):
-    warehouse = tmp_path / "warehouse.duckdb"
-    publish_warehouse(work_db, warehouse)
-    execute(work_db, "insert into marts.fct_deductions values ('K3', 3.00, 1, null)")
-    finish_build(work_db, "run-2")
-    result = publish_warehouse(work_db, warehouse, incremental=True)
-    assert result["mode"] == "patched"
-    assert rows(warehouse, "select deduction_id from fct_deductions order by 1") == [
-        ("K1",), ("K2",), ("K3",),
-    ]

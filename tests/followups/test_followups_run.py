@@ -233,7 +233,7 @@ def test_unwritable_outbox_defers(paths, rules_dir, work_db, tmp_path):
     assert len(list(paths.outbox_dir.glob("*.eml"))) == 2
 
 
-def test_candidate_columns_follow_the_deduction_fields():
+def test_candidate_columns_match_fields():
     """read_candidates builds each Deduction from its row by position."""
     columns = [name.strip().split(".")[1] for name in _DEDUCTION_COLUMNS.split(",")]
     assert columns == [field.name for field in fields(Deduction)]

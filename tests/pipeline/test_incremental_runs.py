@@ -537,8 +537,8 @@ def test_later_day_equals_full_rebuild(tmp_path, prefect_api):
                  (untouched, "open", True)])
     incremental = table_contents(warehouse)
 
-    # The same warehouse built again in full. Its work database goes, and
-    # the review decisions and sent messages in its state stay.
+    # The same warehouse built again in full. Its work database is deleted,
+    # and the review decisions and sent messages in its state database stay.
     paths.work_db.unlink()
     full = run_pipeline(inbox, warehouse, RULES_DIR, later)
     assert full["build"]["mode"] == "full"

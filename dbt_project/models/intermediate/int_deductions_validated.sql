@@ -34,8 +34,8 @@ payments as (
     where payment_id in (select payment_id from deductions)
 ),
 
--- The evidence is read for the deductions' invoices only: an incremental
--- build decides a few of them.
+-- The evidence is read for the deductions' invoices only, because an
+-- incremental build decides a few of them.
 invoices as (
     select * from {{ ref('int_invoices_prepared') }}
     where invoice_id in (select invoice_id from deductions)

@@ -7,7 +7,7 @@
 -- amount.
 --
 -- An incremental build cuts again the deductions of int_deduction_scope,
--- which holds every deduction of each invoice it names.
+-- which contains every deduction of each invoice it names.
 {{
     config(
         materialized='incremental',
