@@ -44,6 +44,7 @@ lines_without_candidates as (
     from lines
     left join (
         select distinct payment_id, file_hash, line_number from candidates
+        where {{ in_build_scope('payment_id', 'int_payment_scope') }}
     ) as matched
         on lines.payment_id = matched.payment_id
         and lines.file_hash = matched.file_hash

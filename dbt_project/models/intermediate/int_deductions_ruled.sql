@@ -10,8 +10,16 @@
 
 with
 
+-- On an incremental build, only the deductions that fct_deductions lacks
+-- after its pre-hooks, so the rules are ranked for those alone.
+{%- set built = previous_build_relation('fct_deductions') if execute else none %}
 deductions as (
     select * from {{ ref('int_deductions_validated') }}
+    {%- if incremental_build() and load_relation(built) is not none %}
+    where deduction_id not in (
+        select deduction_id from {{ built }} where deduction_id is not null
+    )
+    {%- endif %}
 ),
 
 customers as (

@@ -23,13 +23,10 @@
 
 with
 
+-- On an incremental build int_deductions_ruled holds only the deductions
+-- that this table lacks once the pre-hooks ran.
 deductions as (
     select * from {{ ref('int_deductions_ruled') }}
-    {%- if is_incremental() %}
-    where deduction_id not in (
-        select deduction_id from {{ this }} where deduction_id is not null
-    )
-    {%- endif %}
 ),
 
 decisions as (

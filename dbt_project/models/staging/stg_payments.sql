@@ -1,10 +1,26 @@
 -- One row per payment read from the inbox. When a payment id comes again in
 -- a later file, the first file's row is kept. The later row is flagged here,
 -- so it is reported as an exception and not posted twice.
+--
+-- A table, because three models read it. An incremental build ranks again
+-- only the payment ids of new files, and any rows without an id.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_new_payment_ids() }}",
+    )
+}}
+
+-- depends_on: {{ ref('stg_superseded_files') }}
+
 with
 
 source as (
     select * from {{ source('raw', 'payments') }}
+    {%- if is_incremental() %}
+    where payment_id in ({{ new_payment_ids() }}) or payment_id is null
+    {%- endif %}
 ),
 
 files as (
