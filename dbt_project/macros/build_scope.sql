@@ -124,17 +124,13 @@ final as (
     {{ return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) }}
 {%- endmacro %}
 
-{#- The payment ids that the files new to this build carry: stg_payments
-    ranks the rows of these ids again. -#}
-{% macro new_payment_ids() -%}
-    select payment_id
-    from {{ source('raw', 'payments') }}
-    where file_hash in ({{ changed_files() }})
-{%- endmacro %}
-
-{% macro delete_new_payment_ids() -%}
-    {%- if is_incremental() -%}
-        delete from {{ this }}
-        where payment_id in ({{ new_payment_ids() }}) or payment_id is null
-    {%- endif -%}
+{#- Whether a payment id is one that the files new to this build carry, or
+    missing (rows without an id rank together). stg_payments ranks the rows
+    of these ids again. -#}
+{% macro is_new_payment_id(column) -%}
+    ({{ column }} in (
+        select payment_id
+        from {{ source('raw', 'payments') }}
+        where file_hash in ({{ changed_files() }})
+    ) or {{ column }} is null)
 {%- endmacro %}

@@ -91,41 +91,54 @@ def publish_next_build(work_db: Path, warehouse: Path, run_id: str, *statements:
     return publish_warehouse(work_db, warehouse, incremental=True)
 
 
-def test_incremental_build_patches_scoped_tables(work_db, tmp_path):
+# Each case: what the next build changes in the work database, then a query
+# of the published file and its rows after the patch.
+PATCH_CASES = {
+    # A row outside the scope that changed in the work database (K1) is not
+    # copied.
+    "scoped table": (
+        (
+            "update marts.fct_payments set amount = 20.00 where payment_id = 'K2'",
+            "insert into marts.fct_payments values ('K3', 3.00)",
+            "update marts.fct_payments set amount = 10.00 where payment_id = 'K1'",
+            "insert into intermediate.int_balance_scope values ('K2'), ('K3')",
+            ),
+        "select * from fct_payments order by 1",
+        [("K1", Decimal("1.00")), ("K2", Decimal("20.00")), ("K3", Decimal("3.00"))],
+    ),
+    "small table": (
+        ("insert into marts.exceptions values ('K3', 3.00)",),
+        "select count(*) from exceptions",
+        [(3,)],
+    ),
+    # A later run date makes every open invoice a day older, outside any scope.
+    "days past due": (
+        (
+            "update marts.fct_invoices set days_past_due = days_past_due + 1",
+            "update marts.fct_invoices set amount = 20.00 where invoice_id = 'K2'",
+        ),
+        "select * from fct_invoices order by 1",
+        [("K1", Decimal("1.00"), "C1", 6), ("K2", Decimal("20.00"), "C1", 7)],
+    ),
+    "deductions added and gone": (
+        (
+            "insert into marts.fct_deductions values ('K3', 3.00, 1, null)",
+            "delete from marts.fct_deductions where deduction_id = 'K2'",
+        ),
+        "select deduction_id from fct_deductions order by 1",
+        [("K1",), ("K3",)],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(PATCH_CASES))
+def test_incremental_build_patches(work_db, tmp_path, case):
+    statements, query, expected = PATCH_CASES[case]
     warehouse = tmp_path / "warehouse.duckdb"
     publish_warehouse(work_db, warehouse)
-    # The next build changes K2 of fct_payments and adds K3; a row outside the
-    # scope that changed in the work database would not be copied.
-    result = publish_next_build(
-        work_db, warehouse, "run-2",
-        "update marts.fct_payments set amount = 20.00 where payment_id = 'K2'",
-        "insert into marts.fct_payments values ('K3', 3.00)",
-        "update marts.fct_payments set amount = 10.00 where payment_id = 'K1'",
-        "insert into intermediate.int_balance_scope values ('K2'), ('K3')",
-        "insert into marts.exceptions values ('K3', 3.00)",
-    )
+    result = publish_next_build(work_db, warehouse, "run-2", *statements)
     assert result["mode"] == "patched"
-    assert rows(warehouse, "select * from fct_payments order by 1") == [
-        ("K1", Decimal("1.00")), ("K2", Decimal("20.00")), ("K3", Decimal("3.00")),
-    ]
-    assert rows(warehouse, "select count(*) from exceptions") == [(3,)]
-
-
-def test_patch_copies_days_outside_the_scope(work_db, tmp_path):
-    warehouse = tmp_path / "warehouse.duckdb"
-    publish_warehouse(work_db, warehouse)
-    # A later run date: every open invoice is a day older, while only K2's
-    # balance is rebuilt (through a deduction on it).
-    publish_next_build(
-        work_db, warehouse, "run-2",
-        "update marts.fct_invoices set days_past_due = days_past_due + 1",
-        "update marts.fct_invoices set amount = 20.00 where invoice_id = 'K2'",
-        "update marts.fct_invoices set amount = 10.00 where invoice_id = 'K1'",
-        "insert into intermediate.int_deduction_scope values ('D1', 'K2')",
-    )
-    assert rows(warehouse, "select * from fct_invoices order by 1") == [
-        ("K1", Decimal("1.00"), "C1", 6), ("K2", Decimal("20.00"), "C1", 7),
-    ]
+    assert rows(warehouse, query) == expected
 
 
 def test_patch_follows_review_decisions(work_db, tmp_path):
@@ -152,20 +165,6 @@ def test_patch_follows_review_decisions(work_db, tmp_path):
     assert rows(
         warehouse, "select deduction_id, amount, first_decided_at from fct_deductions order by 1"
     ) == [("K1", Decimal("1.00"), None), ("K2", Decimal("2.00"), None)]
-
-
-def test_patch_adds_and_drops_deductions(work_db, tmp_path):
-    warehouse = tmp_path / "warehouse.duckdb"
-    publish_warehouse(work_db, warehouse)
-    result = publish_next_build(
-        work_db, warehouse, "run-2",
-        "insert into marts.fct_deductions values ('K3', 3.00, 1, null)",
-        "delete from marts.fct_deductions where deduction_id = 'K2'",
-    )
-    assert result["mode"] == "patched"
-    assert rows(warehouse, "select deduction_id from fct_deductions order by 1") == [
-        ("K1",), ("K3",),
-    ]
 
 
 def make_stale(work_db: Path, warehouse: Path, change: str) -> None:

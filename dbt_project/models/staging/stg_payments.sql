@@ -8,7 +8,7 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
-        pre_hook="{{ delete_new_payment_ids() }}",
+        pre_hook="{% if is_incremental() %}delete from {{ this }} where {{ is_new_payment_id('payment_id') }}{% endif %}",
     )
 }}
 
@@ -19,7 +19,7 @@ with
 source as (
     select * from {{ source('raw', 'payments') }}
     {%- if is_incremental() %}
-    where payment_id in ({{ new_payment_ids() }}) or payment_id is null
+    where {{ is_new_payment_id('payment_id') }}
     {%- endif %}
 ),
 
