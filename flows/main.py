@@ -82,8 +82,7 @@ def main_flow(
     stage_seconds: dict[str, float] = {}
     started_at = datetime.now(UTC)
 
-    def timed(stage: str, call, *args):
-        started = time.perf_counter()
+    def guarded(stage: str, call, *args):
         try:
             return call(*args)
         except PipelineError:
@@ -91,8 +90,17 @@ def main_flow(
         except Exception as error:
             logger.error("stage %s failed: %s", stage, error)
             raise PipelineError(stage, str(error)) from error
+
+    def timed(stage: str, call, *args):
+        started = time.perf_counter()
+        try:
+            return guarded(stage, call, *args)
         finally:
             stage_seconds[stage] = round(time.perf_counter() - started, 3)
+
+    def clock_stage(stage: str, started: float):
+        return lambda _future: stage_seconds.setdefault(
+            stage, round(time.perf_counter() - started, 3))
 
     try:
         with run_lock(paths.run_lock):
@@ -107,8 +115,19 @@ def main_flow(
             summary = timed("summary", summarize_build, paths.work_db)
             if not all(summary["balances"].values()):
                 raise PipelineError("balances", f"sums do not balance: {summary['balances']}")
-            followups = timed("followups", send_followups, paths, as_of, rules_dir, transport)
-            published = timed("publish", publish, paths, build["mode"] == "incremental")
+            # Follow-ups and publication only read the finished build, so
+            # they run side by side: the first is mostly Python, the second
+            # mostly DuckDB. The run lock is held until both have ended.
+            followups_started = time.perf_counter()
+            followups_future = send_followups.submit(paths, as_of, rules_dir, transport)
+            followups_future.add_done_callback(clock_stage("followups", followups_started))
+            try:
+                published = timed("publish", publish, paths, build["mode"] == "incremental")
+            finally:
+                followups_future.wait()
+            # The callback may not have run yet when wait() returns.
+            clock_stage("followups", followups_started)(followups_future)
+            followups = guarded("followups", followups_future.result)
     except RunLockTimeout as error:
         failure = PipelineError("lock", str(error))
         record_failed_run(paths, run_id, started_at, as_of, inbox, failure)

@@ -15,10 +15,16 @@ is safe only when the published file contains the tables of the build
 before this one, which ``raw.build_state`` records. Otherwise, or when
 deleted rows have made the file much larger than a fresh copy, every table
 is copied in full.
+
+The record of the last publication (its build and its file) is
+``publication.json`` beside the work database, not a table in it. The
+follow-up step has the work database open while the warehouse is
+published, and a write there would need the database to itself.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -81,6 +87,9 @@ SCOPED_TABLES = {
     "fct_invoices": ("invoice_id", _changed_keys("fct_invoices", "invoice_id")),
     "fct_deductions": ("deduction_id", _changed_keys("fct_deductions", "deduction_id")),
 }
+
+# Keys of the publication record.
+PUBLICATION_KEYS = ("published_build", "published_file", "published_full_size")
 
 # A patched file keeps the space of its deleted rows. Past this many times
 # the size of the last full copy, the next publication copies in full.
@@ -154,14 +163,28 @@ def _patch_table(
     )
 
 
+def publication_record(work_db: Path) -> Path:
+    """Return the path of the record of the last publication."""
+    return work_db.with_name("publication.json")
+
+
 def _read_state(work_db: Path) -> dict[str, str | None]:
+    """Return the build state of the work database with the last publication's record."""
     connection = duckdb.connect(str(work_db), read_only=True)
     try:
-        return dict(connection.execute("select key, value from raw.build_state").fetchall())
+        state = dict(connection.execute("select key, value from raw.build_state").fetchall())
     except duckdb.CatalogException:
-        return {}
+        state = {}
     finally:
         connection.close()
+    try:
+        published = json.loads(publication_record(work_db).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        # No record, or one cut short: the next publication copies in full.
+        published = {}
+    if isinstance(published, dict):
+        state.update({key: published.get(key) for key in PUBLICATION_KEYS})
+    return state
 
 
 def _file_identity(path: Path) -> str:
@@ -209,22 +232,16 @@ def _record_publication(
     values = {
         "published_build": state.get("built"),
         "published_file": _file_identity(warehouse),
+        "published_full_size": (
+            str(warehouse.stat().st_size) if mode == "copied"
+            else state.get("published_full_size")
+        ),
     }
-    if mode == "copied":
-        values["published_full_size"] = str(warehouse.stat().st_size)
-    connection = duckdb.connect(str(work_db))
-    try:
-        connection.execute("begin transaction")
-        connection.execute(
-            "delete from raw.build_state where key in (select unnest(cast(? as varchar[])))",
-            [list(values)],
-        )
-        connection.executemany(
-            "insert into raw.build_state values (?, ?)", list(values.items())
-        )
-        connection.execute("commit")
-    finally:
-        connection.close()
+    record = publication_record(work_db)
+    partial = record.with_name(record.name + ".partial")
+    partial.write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
+    _fsync(partial)
+    os.replace(partial, record)
 
 
 def _fsync(path: Path) -> None:

@@ -116,7 +116,10 @@ def build_exceptions(paths: Paths, as_of: date) -> DbtResult:
     return run_dbt_build(paths.work_db, paths.work_dir, as_of, select=EXCEPTIONS_MODELS)
 
 
-@task(cache_policy=NO_CACHE, timeout_seconds=3600)
+# No task timeout: this task runs in a worker thread beside the publication,
+# where Prefect cannot interrupt it. Each SendGrid request has its own
+# timeout (SHORTPAY_SENDGRID_TIMEOUT).
+@task(cache_policy=NO_CACHE)
 def send_followups(paths: Paths, as_of: date, rules_dir: Path, transport: str | None) -> dict:
     """Queue and deliver the follow-up messages that are due."""
     from shortpay.followups.run import run_followups

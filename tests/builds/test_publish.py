@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from shortpay.publish import PUBLIC_TABLES, SCOPED_TABLES, publish_warehouse
+from shortpay.publish import (
+    PUBLIC_TABLES,
+    SCOPED_TABLES,
+    publication_record,
+    publish_warehouse,
+)
 
 
 def execute(database: Path, *statements: str) -> None:
@@ -178,7 +184,9 @@ def make_stale(work_db: Path, warehouse: Path, change: str) -> None:
         stat = warehouse.stat()
         os.utime(warehouse, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     elif change == "grown file":
-        execute(work_db, "update raw.build_state set value = '1' where key = 'published_full_size'")
+        record = publication_record(work_db)
+        published = json.loads(record.read_text(encoding="utf-8"))
+        record.write_text(json.dumps({**published, "published_full_size": "1"}), encoding="utf-8")
     elif change == "write in the log":
         # A writer killed before its checkpoint leaves its changes in the
         # write-ahead log, and the file itself unchanged.
@@ -218,5 +226,7 @@ def test_killed_publication_leaves_no_staging_files(work_db, tmp_path):
     for path in left_behind:
         path.write_bytes(b"partial")
     publish_warehouse(work_db, warehouse)
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["warehouse.duckdb", "work.duckdb"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "publication.json", "warehouse.duckdb", "work.duckdb",
+    ]
 

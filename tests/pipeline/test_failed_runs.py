@@ -80,3 +80,30 @@ def test_errored_check_blocks_publication_and_followups(tmp_path: Path, prefect_
         "select status, failed_stage from run_history order by started_at",
     )
     assert history == [("completed", None), ("failed", "quality"), ("completed", None)]
+
+
+def test_failed_followups_still_publish_the_build(tmp_path: Path, prefect_api: str, monkeypatch):
+    inbox = tmp_path / "inbox"
+    shutil.copytree(CASES, inbox)
+    warehouse = tmp_path / "warehouse.duckdb"
+    monkeypatch.delenv("SENDGRID_API_KEY", raising=False)
+
+    with pytest.raises(PipelineError) as failure:
+        run_pipeline(inbox, warehouse, RULES_DIR, AS_OF, transport="sendgrid")
+    assert failure.value.stage == "followups"
+    assert "SENDGRID_API_KEY is not set" in str(failure.value)
+    assert outbox_messages(warehouse) == []
+    # The publication ran beside the follow-ups and completed.
+    published = table_contents(warehouse)
+    assert published["fct_payments"]
+
+    # The next run sends what is due and leaves the published tables as they are.
+    second = run_pipeline(inbox, warehouse, RULES_DIR, AS_OF)
+    assert second["followups"]["sent"] == len(outbox_messages(warehouse)) > 0
+    assert second["publication"] == "patched"
+    assert table_contents(warehouse) == published
+    history = query(
+        tmp_path / ".shortpay" / "warehouse" / "state.duckdb",
+        "select status, failed_stage from run_history order by started_at",
+    )
+    assert history == [("failed", "followups"), ("completed", None)]
