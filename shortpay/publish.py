@@ -12,7 +12,7 @@ one, and the largest tables are patched: the rows of the build's scope are
 deleted and inserted again. The invoice and deduction tables are compared
 row by row instead, because their day counts follow the run date. A patch
 is safe only when the published file contains the tables of the build
-before this one, which ``raw.build_state`` records. Otherwise, or when
+before this one, which the publication record below names. Otherwise, or when
 deleted rows have made the file much larger than a fresh copy, every table
 is copied in full.
 
@@ -182,9 +182,16 @@ def _read_state(work_db: Path) -> dict[str, str | None]:
     except (OSError, ValueError):
         # No record, or one cut short: the next publication copies in full.
         published = {}
-    if isinstance(published, dict):
+    if isinstance(published, dict) and _valid_record(published):
         state.update({key: published.get(key) for key in PUBLICATION_KEYS})
     return state
+
+
+def _valid_record(published: dict) -> bool:
+    """Tell whether a publication record has text values and a whole-number size."""
+    if not all(isinstance(published.get(key), str | None) for key in PUBLICATION_KEYS):
+        return False
+    return str(published.get("published_full_size") or "0").isdecimal()
 
 
 def _file_identity(path: Path) -> str:
@@ -239,9 +246,14 @@ def _record_publication(
     }
     record = publication_record(work_db)
     partial = record.with_name(record.name + ".partial")
-    partial.write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
-    _fsync(partial)
-    os.replace(partial, record)
+    try:
+        partial.write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
+        _fsync(partial)
+        os.replace(partial, record)
+    except OSError as error:
+        # The warehouse is published already. Without a record the next
+        # publication copies every table, which is slower but as correct.
+        log.warning("could not write %s (%s); the next publication copies in full", record, error)
 
 
 def _fsync(path: Path) -> None:

@@ -15,7 +15,7 @@ from bench_standin import (
 )
 
 from shortpay.bench.measure import measure_floor
-from shortpay.bench.runner import format_table, load_pipeline, run_benchmark
+from shortpay.bench.runner import format_table, load_pipeline, run_benchmark, staged_seconds
 from shortpay.cli import main
 
 CASE = {"invoices": 300, "profile": "typical", "seed": 5}
@@ -164,3 +164,9 @@ def test_cli_bench_days_later_needs_increment(
     code = main(["bench", "--invoices", "300", "--workdir", str(workdir), "--days-later", "1"])
     assert code == 2
     assert "--days-later needs --increment" in capsys.readouterr().err
+
+
+def test_concurrent_stages_count_once() -> None:
+    stages = {"ingest": 1.5, "dbt": 2.0, "followups": 3.0, "publish": 2.5}
+    assert staged_seconds(stages) == pytest.approx(6.5)
+    assert staged_seconds({"ingest": 1.5, "publish": 2.5}) == pytest.approx(4.0)

@@ -183,10 +183,14 @@ def make_stale(work_db: Path, warehouse: Path, change: str) -> None:
     elif change == "changed file":
         stat = warehouse.stat()
         os.utime(warehouse, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    elif change == "grown file":
+    elif change in ("grown file", "size not a number"):
+        size = "1" if change == "grown file" else "abc"
         record = publication_record(work_db)
         published = json.loads(record.read_text(encoding="utf-8"))
-        record.write_text(json.dumps({**published, "published_full_size": "1"}), encoding="utf-8")
+        record.write_text(json.dumps({**published, "published_full_size": size}), encoding="utf-8")
+    elif change == "record cut short":
+        record = publication_record(work_db)
+        record.write_text(record.read_text(encoding="utf-8")[:40], encoding="utf-8")
     elif change == "write in the log":
         # A writer killed before its checkpoint leaves its changes in the
         # write-ahead log, and the file itself unchanged.
@@ -203,7 +207,8 @@ def make_stale(work_db: Path, warehouse: Path, change: str) -> None:
 @pytest.mark.parametrize(
     ("change", "incremental"),
     [("full build", False), ("unpublished build", True), ("changed file", True),
-     ("grown file", True), ("write in the log", True)],
+     ("grown file", True), ("size not a number", True), ("record cut short", True),
+     ("write in the log", True)],
 )
 def test_publication_copies_when_patch_unsafe(work_db, tmp_path, change, incremental):
     warehouse = tmp_path / "warehouse.duckdb"
@@ -230,3 +235,13 @@ def test_killed_publication_leaves_no_staging_files(work_db, tmp_path):
         "publication.json", "warehouse.duckdb", "work.duckdb",
     ]
 
+
+
+def test_unwritable_record_leaves_the_publication_in_place(work_db, tmp_path, caplog):
+    warehouse = tmp_path / "warehouse.duckdb"
+    publication_record(work_db).mkdir()
+    assert publish_warehouse(work_db, warehouse)["mode"] == "copied"
+    assert "the next publication copies in full" in caplog.text
+    finish_build(work_db, "run-2")
+    assert publish_warehouse(work_db, warehouse, incremental=True)["mode"] == "copied"
+    assert rows(warehouse, "select count(*) from fct_payments") == [(2,)]
