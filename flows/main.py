@@ -99,8 +99,12 @@ def main_flow(
             stage_seconds[stage] = round(time.perf_counter() - started, 3)
 
     def clock_stage(stage: str, started: float):
-        return lambda _future: stage_seconds.setdefault(
-            stage, round(time.perf_counter() - started, 3))
+        """Return a callback that records a stage's seconds the first time it is called."""
+
+        def record(_future) -> None:
+            stage_seconds.setdefault(stage, round(time.perf_counter() - started, 3))
+
+        return record
 
     try:
         with run_lock(paths.run_lock):
@@ -115,9 +119,9 @@ def main_flow(
             summary = timed("summary", summarize_build, paths.work_db)
             if not all(summary["balances"].values()):
                 raise PipelineError("balances", f"sums do not balance: {summary['balances']}")
-            # Follow-ups and publication only read the finished build, so
-            # they run side by side: the first is mostly Python, the second
-            # mostly DuckDB. The run lock is held until both have ended.
+            # Follow-ups (mostly Python) and publication (mostly DuckDB) only
+            # read the finished build, so they run side by side. The run lock
+            # is held until both have ended.
             followups_started = time.perf_counter()
             followups_future = send_followups.submit(paths, as_of, rules_dir, transport)
             followups_future.add_done_callback(clock_stage("followups", followups_started))
@@ -125,7 +129,7 @@ def main_flow(
                 published = timed("publish", publish, paths, build["mode"] == "incremental")
             finally:
                 followups_future.wait()
-            # The callback may not have run yet when wait() returns.
+            # Prefect may run the callback after wait() returns, so record here too.
             clock_stage("followups", followups_started)(followups_future)
             followups = guarded("followups", followups_future.result)
     except RunLockTimeout as error:

@@ -12,9 +12,9 @@ one, and the largest tables are patched: the rows of the build's scope are
 deleted and inserted again. The invoice and deduction tables are compared
 row by row instead, because their day counts follow the run date. A patch
 is safe only when the published file contains the tables of the build
-before this one, which the publication record below names. Otherwise, or when
-deleted rows have made the file much larger than a fresh copy, every table
-is copied in full.
+before this one, as the publication record (below) shows. Otherwise, or
+when deleted rows have made the file much larger than a fresh copy, every
+table is copied in full.
 
 The record of the last publication (its build and its file) is
 ``publication.json`` beside the work database, not a table in it. The
@@ -180,7 +180,7 @@ def _read_state(work_db: Path) -> dict[str, str | None]:
     try:
         published = json.loads(publication_record(work_db).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        # No record, or one cut short: the next publication copies in full.
+        # A record that is missing or cut short makes this publication copy in full.
         published = {}
     if isinstance(published, dict) and _valid_record(published):
         state.update({key: published.get(key) for key in PUBLICATION_KEYS})
@@ -188,7 +188,7 @@ def _read_state(work_db: Path) -> dict[str, str | None]:
 
 
 def _valid_record(published: dict) -> bool:
-    """Tell whether a publication record has text values and a whole-number size."""
+    """Check that a publication record has text values and a whole-number size."""
     if not all(isinstance(published.get(key), str | None) for key in PUBLICATION_KEYS):
         return False
     return str(published.get("published_full_size") or "0").isdecimal()
@@ -252,8 +252,10 @@ def _record_publication(
         os.replace(partial, record)
     except OSError as error:
         # The warehouse is published already. Without a record the next
-        # publication copies every table, which is slower but as correct.
-        log.warning("could not write %s (%s); the next publication copies in full", record, error)
+        # publication copies every table, which is slower but still correct.
+        log.warning(
+            "writing %s failed (%s), so the next publication copies every table", record, error
+        )
 
 
 def _fsync(path: Path) -> None:

@@ -116,9 +116,9 @@ def build_exceptions(paths: Paths, as_of: date) -> DbtResult:
     return run_dbt_build(paths.work_db, paths.work_dir, as_of, select=EXCEPTIONS_MODELS)
 
 
-# No task timeout: this task runs in a worker thread beside the publication,
-# where Prefect cannot interrupt it. Each SendGrid request has its own
-# timeout (SHORTPAY_SENDGRID_TIMEOUT).
+# This task has no timeout because it runs in a worker thread beside the
+# publication, where Prefect cannot interrupt it. Each SendGrid request has
+# its own timeout (SHORTPAY_SENDGRID_TIMEOUT).
 @task(cache_policy=NO_CACHE)
 def send_followups(paths: Paths, as_of: date, rules_dir: Path, transport: str | None) -> dict:
     """Queue and deliver the follow-up messages that are due."""

@@ -237,11 +237,11 @@ def test_killed_publication_leaves_no_staging_files(work_db, tmp_path):
 
 
 
-def test_unwritable_record_leaves_the_publication_in_place(work_db, tmp_path, caplog):
+def test_unwritable_record_still_publishes(work_db, tmp_path, caplog):
     warehouse = tmp_path / "warehouse.duckdb"
     publication_record(work_db).mkdir()
     assert publish_warehouse(work_db, warehouse)["mode"] == "copied"
-    assert "the next publication copies in full" in caplog.text
+    assert "the next publication copies every table" in caplog.text
     finish_build(work_db, "run-2")
     assert publish_warehouse(work_db, warehouse, incremental=True)["mode"] == "copied"
     assert rows(warehouse, "select count(*) from fct_payments") == [(2,)]
