@@ -16,6 +16,13 @@ from shortpay.settings import Paths
 # the checks, in a second dbt build.
 EXCEPTIONS_MODELS = "int_exceptions_detected+"
 
+# An incremental build runs the same project as the last completed build
+# (shortpay.build_plan checks this), so the views that build made are still
+# right and are not made again. Every test still runs, those on views too.
+INCREMENTAL_SELECT = (
+    "config.materialized:table config.materialized:incremental resource_type:test"
+)
+
 DQ_FAILURES_DDL = """
 create table if not exists raw.dq_failures (
     check_id varchar, suite varchar, severity varchar, table_name varchar,
@@ -79,7 +86,8 @@ def build_models(paths: Paths, as_of: date, run_id: str, rules_hash: str) -> dic
     start_build(paths.work_db, run_id)
     run_dbt_build(
         paths.work_db, paths.work_dir, as_of,
-        exclude=EXCEPTIONS_MODELS, incremental=plan.incremental,
+        select=INCREMENTAL_SELECT if plan.incremental else None,
+        exclude=EXCEPTIONS_MODELS, incremental=plan.incremental, run_id=run_id,
     )
     record_build(paths.work_db, plan, run_id)
     build = plan.as_dict()
@@ -111,9 +119,11 @@ def check_quality(paths: Paths, run_id: str, as_of: date, suites_dir: Path) -> d
 
 
 @task(cache_policy=NO_CACHE, timeout_seconds=3600)
-def build_exceptions(paths: Paths, as_of: date) -> DbtResult:
+def build_exceptions(paths: Paths, as_of: date, run_id: str) -> DbtResult:
     """Build and test the exceptions queue from every stage's findings."""
-    return run_dbt_build(paths.work_db, paths.work_dir, as_of, select=EXCEPTIONS_MODELS)
+    return run_dbt_build(
+        paths.work_db, paths.work_dir, as_of, select=EXCEPTIONS_MODELS, run_id=run_id
+    )
 
 
 # This task has no timeout because it runs in a worker thread beside the
