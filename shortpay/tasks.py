@@ -16,13 +16,6 @@ from shortpay.settings import Paths
 # the checks, in a second dbt build.
 EXCEPTIONS_MODELS = "int_exceptions_detected+"
 
-# An incremental build runs the same project as the last completed build
-# (shortpay.build_plan checks this), so the views that build made are still
-# right and are not made again. Every test still runs, those on views too.
-INCREMENTAL_SELECT = (
-    "config.materialized:table config.materialized:incremental resource_type:test"
-)
-
 DQ_FAILURES_DDL = """
 create table if not exists raw.dq_failures (
     check_id varchar, suite varchar, severity varchar, table_name varchar,
@@ -86,8 +79,10 @@ def build_models(paths: Paths, as_of: date, run_id: str, rules_hash: str) -> dic
     start_build(paths.work_db, run_id)
     run_dbt_build(
         paths.work_db, paths.work_dir, as_of,
-        select=INCREMENTAL_SELECT if plan.incremental else None,
         exclude=EXCEPTIONS_MODELS, incremental=plan.incremental, run_id=run_id,
+        # The project is the last completed build's (plan_build checks
+        # this), so the views that build made are current.
+        keep_views=plan.incremental,
     )
     record_build(paths.work_db, plan, run_id)
     build = plan.as_dict()

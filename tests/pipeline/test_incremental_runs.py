@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 from warehouse_queries import REPO_ROOT, RULES_DIR, SAMPLE_INBOX, query, table_contents
 
@@ -433,6 +434,33 @@ def test_killed_build_reruns_in_full(tmp_path, prefect_api):
         "mode": "full", "reason": "the last build did not finish", "new_files": 6,
     }
     assert restarted["publication"] == "copied"
+    assert_equals_full_rebuild(warehouse, inbox, tmp_path)
+
+
+def test_missing_view_is_made_again(tmp_path, prefect_api):
+    """A view dropped from the work database is made again by the next build.
+
+    No model or test of an incremental build reads fct_remittance_lines, so
+    without the check for missing views every later publication would fail.
+    """
+    split = split_sample(tmp_path)
+    inbox = split["first"]
+    warehouse = tmp_path / "incremental" / "warehouse.duckdb"
+    run_pipeline(inbox, warehouse, RULES_DIR, AS_OF)
+    work_db = Paths.for_warehouse(warehouse).work_db
+    connection = duckdb.connect(str(work_db))
+    try:
+        connection.execute("drop view marts.fct_remittance_lines")
+    finally:
+        connection.close()
+    for path in split["day"].iterdir():
+        shutil.copy2(path, inbox / path.name)
+
+    second = run_pipeline(inbox, warehouse, RULES_DIR, AS_OF)
+    assert second["build"]["mode"] == "incremental"
+    assert second["publication"] == "patched"
+    views = query(work_db, "select count(*) from duckdb_views() where not internal")
+    assert views == [(14,)]
     assert_equals_full_rebuild(warehouse, inbox, tmp_path)
 
 
