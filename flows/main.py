@@ -74,8 +74,13 @@ def main_flow(
     outbox: Path | None = None,
     transport: str | None = None,
     expectations_dir: Path = EXPECTATIONS_DIR,
+    full_build: bool = False,
 ) -> dict:
-    """Ingest, build, check, follow up, publish and summarise one run."""
+    """Ingest, build, check, follow up, publish and summarise one run.
+
+    With ``full_build`` the dbt build rebuilds every model from scratch even
+    when it could be incremental.
+    """
     logger = get_run_logger()
     paths = Paths.for_warehouse(warehouse, outbox)
     paths.ensure()
@@ -111,7 +116,7 @@ def main_flow(
             ingest = timed("ingest", ingest_inbox, inbox, paths, run_id)
             rules_hash = timed("rules", load_rule_tables, rules_dir, paths)
             timed("snapshot", snapshot_review_state, paths)
-            build = timed("dbt", build_models, paths, as_of, run_id, rules_hash)
+            build = timed("dbt", build_models, paths, as_of, run_id, rules_hash, full_build)
             quality = timed("quality", check_quality, paths, run_id, as_of, expectations_dir)
             if quality.get("blocking_failed"):
                 raise PipelineError("quality", describe_blocking_checks(quality))

@@ -82,8 +82,11 @@ def ensure_build_tables(connection: duckdb.DuckDBPyConnection) -> None:
         connection.execute(statement)
 
 
-def plan_build(work_db: Path, rules_hash: str) -> BuildPlan:
-    """Say whether the next build of ``work_db`` may be incremental, and why."""
+def plan_build(work_db: Path, rules_hash: str, full_build: bool = False) -> BuildPlan:
+    """Say whether the next build of ``work_db`` may be incremental, and why.
+
+    ``full_build`` (``shortpay run --full-build``) makes it full in any case.
+    """
     fingerprint = project_fingerprint(rules_hash)
     connection = duckdb.connect(str(work_db))
     try:
@@ -96,7 +99,9 @@ def plan_build(work_db: Path, rules_hash: str) -> BuildPlan:
         ).fetchall()
     finally:
         connection.close()
-    if "fingerprint" not in state:
+    if full_build:
+        reason, incremental = "a full build was requested", False
+    elif "fingerprint" not in state:
         reason, incremental = "no earlier build in this work database", False
     elif "started" in state:
         reason, incremental = "the last build did not finish", False

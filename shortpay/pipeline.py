@@ -31,6 +31,7 @@ def run_pipeline(
     transport: str | None = None,
     run_id: str | None = None,
     expectations_dir: Path | None = None,
+    full_build: bool = False,
 ) -> dict:
     """Run the main flow once and return its summary (see flows.main)."""
     disable_telemetry()
@@ -46,6 +47,7 @@ def run_pipeline(
         run_id=run_id or new_run_id(),
         outbox=Path(outbox).resolve() if outbox else None,
         transport=transport,
+        full_build=full_build,
     )
 
 

@@ -43,6 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--outbox", type=Path, default=None,
                         help="folder for rendered messages (default: outbox/ beside the warehouse)")
     parser.add_argument(
+        "--full-build", action="store_true",
+        help="rebuild every model from scratch instead of only what new files change",
+    )
+    parser.add_argument(
         "--json", action="store_true",
         help="print one JSON object with the run's counts and sums on stdout",
     )
@@ -67,6 +71,7 @@ def run_command(args: argparse.Namespace) -> int:
                 rules_dir=args.rules,
                 as_of=args.as_of or date.today(),
                 outbox=args.outbox,
+                full_build=args.full_build,
             )
     except PipelineError as error:
         print(f"shortpay: {error}", file=sys.stderr)

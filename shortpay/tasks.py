@@ -67,11 +67,13 @@ def snapshot_review_state(paths: Paths) -> int:
 
 
 @task(cache_policy=NO_CACHE, timeout_seconds=7200)
-def build_models(paths: Paths, as_of: date, run_id: str, rules_hash: str) -> dict:
+def build_models(
+    paths: Paths, as_of: date, run_id: str, rules_hash: str, full_build: bool = False
+) -> dict:
     """Build and test every model except the exceptions queue, incrementally when allowed."""
     from shortpay.build_plan import count_rebuilt, plan_build, record_build, start_build
 
-    plan = plan_build(paths.work_db, rules_hash)
+    plan = plan_build(paths.work_db, rules_hash, full_build=full_build)
     get_run_logger().info(
         "dbt build: %s (%s), %d new files",
         "incremental" if plan.incremental else "full", plan.reason, len(plan.unbuilt_files),

@@ -90,6 +90,16 @@ def test_changed_rules_force_full_build(work_db):
     assert plan_build(work_db, "rules-b").incremental
 
 
+def test_requested_full_build(work_db):
+    record_build(work_db, plan_build(work_db, RULES_HASH), "run-1")
+    add_files(work_db, "f3")
+    plan = plan_build(work_db, RULES_HASH, full_build=True)
+    assert plan.as_dict() == {
+        "mode": "full", "reason": "a full build was requested", "new_files": 1,
+    }
+    assert plan_build(work_db, RULES_HASH).incremental
+
+
 def test_fingerprint_follows_the_model_code(tmp_path):
     project = tmp_path / "dbt_project"
     (project / "models").mkdir(parents=True)

@@ -464,6 +464,20 @@ def test_missing_view_is_made_again(tmp_path, prefect_api):
     assert_equals_full_rebuild(warehouse, inbox, tmp_path)
 
 
+def test_requested_full_build_changes_nothing(tmp_path, prefect_api):
+    warehouse = tmp_path / "warehouse.duckdb"
+    run_pipeline(SAMPLE_INBOX, warehouse, RULES_DIR, AS_OF)
+    published = table_contents(warehouse)
+
+    again = run_pipeline(SAMPLE_INBOX, warehouse, RULES_DIR, AS_OF, full_build=True)
+    assert again["build"] == {
+        "mode": "full", "reason": "a full build was requested", "new_files": 0,
+    }
+    assert again["publication"] == "copied"
+    assert again["followups"]["sent"] == 0
+    assert table_contents(warehouse) == published
+
+
 def test_day_changes_earlier_payments(tmp_path, prefect_api):
     """The day's payments change what five earlier payments did.
 
