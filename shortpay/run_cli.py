@@ -18,8 +18,10 @@ log = logging.getLogger(__name__)
 def parse_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid date {text!r}: use YYYY-MM-DD") from None
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"invalid date {text!r} ({error}): use a real date as YYYY-MM-DD"
+        ) from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

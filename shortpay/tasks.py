@@ -9,7 +9,7 @@ import duckdb
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from shortpay.dbt_runner import DbtResult, run_dbt_build
+from shortpay.dbt_runner import DbtResult, common_arguments, parsed_project, run_dbt_build
 from shortpay.settings import Paths
 
 # The exceptions mart reads the data-quality failures, so it is built after
@@ -78,6 +78,9 @@ def build_models(
         "dbt build: %s (%s), %d new files",
         "incremental" if plan.incremental else "full", plan.reason, len(plan.unbuilt_files),
     )
+    # A project that does not parse fails here, before the build is marked
+    # as started, so the next run's plan does not treat it as a dead build.
+    parsed_project(run_id, common_arguments(paths.work_dir, as_of))
     start_build(paths.work_db, run_id)
     run_dbt_build(
         paths.work_db, paths.work_dir, as_of,
