@@ -30,19 +30,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run the main job: ingest, match, classify, check, follow up, publish",
         description="Run the main job on an inbox folder and publish the warehouse.",
     )
-    parser.add_argument("--inbox", type=Path, required=True, help="folder of files to load")
     parser.add_argument(
-        "--warehouse", type=Path, required=True, help="published DuckDB file to (re)write"
+        "--inbox", type=Path, required=True, metavar="DIR", help="folder of files to load"
     )
     parser.add_argument(
-        "--rules", type=Path, default=DEFAULT_RULES_DIR,
+        "--warehouse", type=Path, required=True, metavar="FILE",
+        help="published DuckDB file to (re)write"
+    )
+    parser.add_argument(
+        "--rules", type=Path, default=DEFAULT_RULES_DIR, metavar="DIR",
         help="folder of rule YAML files (default: the repository's rules/)",
     )
     parser.add_argument(
-        "--as-of", type=parse_date, default=None,
+        "--as-of", type=parse_date, default=None, metavar="YYYY-MM-DD",
         help="the date the run treats as today, YYYY-MM-DD (default: today)",
     )
-    parser.add_argument("--outbox", type=Path, default=None,
+    parser.add_argument("--outbox", type=Path, default=None, metavar="DIR",
                         help="folder for rendered messages (default: outbox/ beside the warehouse)")
     parser.add_argument(
         "--full-build", action="store_true",
