@@ -85,7 +85,7 @@ def ensure_build_tables(connection: duckdb.DuckDBPyConnection) -> None:
 def plan_build(work_db: Path, rules_hash: str, full_build: bool = False) -> BuildPlan:
     """Say whether the next build of ``work_db`` may be incremental, and why.
 
-    ``full_build`` (``shortpay run --full-build``) makes it full in any case.
+    ``full_build`` (``shortpay run --full-build``) forces a full build.
     """
     fingerprint = project_fingerprint(rules_hash)
     connection = duckdb.connect(str(work_db))

@@ -79,7 +79,7 @@ def build_models(
         "incremental" if plan.incremental else "full", plan.reason, len(plan.unbuilt_files),
     )
     # A project that does not parse fails here, before the build is marked
-    # as started, so the next run's plan does not treat it as a dead build.
+    # as started, so the next run does not plan a full build because of it.
     parsed_project(run_id, common_arguments(paths.work_dir, as_of))
     start_build(paths.work_db, run_id)
     run_dbt_build(

@@ -31,7 +31,7 @@ def test_another_run_date_parses_again(tmp_path):
     assert later is not first
 
 
-def test_broken_project_raises_once(tmp_path):
+def test_broken_project_raises_build_error(tmp_path):
     project = tmp_path / "project"
     shutil.copytree(
         DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs")
