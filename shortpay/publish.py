@@ -113,6 +113,11 @@ def publish_warehouse(work_db: Path, warehouse: Path, incremental: bool = False)
     row_counts: dict[str, int] = {}
     connection = duckdb.connect(str(staging_file))
     try:
+        if patch:
+            # A patch deletes rows across whole tables. Merging the row groups
+            # it thins out took 0.7 s of a 3 s patch at a million invoices, and
+            # MAX_GROWTH makes the next publication a full copy in time anyway.
+            connection.execute("SET max_vacuum_tasks = 0")
         connection.execute("attach ? as work (read_only)", [str(work_db)])
         for table in PUBLIC_TABLES:
             if patch and table in SCOPED_TABLES:
