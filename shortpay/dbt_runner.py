@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -34,8 +33,8 @@ class DbtResult:
 # added later would run only in builds that make the views.
 TABLES_AND_TESTS = "config.materialized:table config.materialized:incremental resource_type:test"
 
-# Parsed project of the current run, keyed by run id and dbt arguments.
-_parsed: dict[tuple[str, tuple[str, ...]], Manifest] = {}
+# Parsed project of the current run, keyed by run id, dbt arguments and run date.
+_parsed: dict[tuple[str, tuple[str, ...], date], Manifest] = {}
 
 
 def run_dbt_build(
@@ -53,9 +52,10 @@ def run_dbt_build(
     With ``incremental`` the incremental models rebuild only the invoices
     and payments that unbuilt files touch (see shortpay.build_plan). Without
     it dbt gets ``--full-refresh`` and rebuilds every model from scratch. The
-    models read that flag, not a variable, because dbt parses the project
-    again whenever its variables change. So the variables hold only the run
-    date.
+    models read that flag, not a variable, because dbt parses the whole
+    project again whenever its variables change. For the same reason the
+    run date goes to dbt in an environment variable (see as_of_date in
+    dbt_project/macros/engine.sql).
 
     Builds of one ``run_id`` share one parse of the project, so the run's
     second build (the exceptions queue) skips parsing, which took 0.5 to
@@ -67,14 +67,18 @@ def run_dbt_build(
     ``keep_views`` replaces ``select``.
     """
     os.environ["SHORTPAY_WORK_DB"] = str(work_db)
-    common = common_arguments(target_dir, as_of)
+    common = common_arguments(target_dir)
     arguments = ["build", *common]
     if not incremental:
         arguments.append("--full-refresh")
     if exclude:
         arguments += ["--exclude", exclude]
     try:
-        manifest = parsed_project(run_id, common) if run_id else None
+        if run_id:
+            manifest = parsed_project(run_id, common, as_of)
+        else:
+            set_run_date(as_of)
+            manifest = None
         if keep_views and manifest is not None and not _missing_views(work_db, manifest):
             select = TABLES_AND_TESTS
         if select:
@@ -106,14 +110,13 @@ def run_dbt_build(
     return result
 
 
-def common_arguments(target_dir: Path, as_of: date) -> list[str]:
+def common_arguments(target_dir: Path) -> list[str]:
     """Return the arguments that every dbt command of a run shares."""
     return [
         "--project-dir", str(DBT_PROJECT_DIR),
         "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(target_dir / "target"),
         "--log-path", str(target_dir / "logs"),
-        "--vars", json.dumps({"as_of": as_of.isoformat()}),
         "--quiet",
         "--no-version-check",
         # Writing manifest.json and run_results.json took dbt about a second
@@ -127,13 +130,19 @@ def common_arguments(target_dir: Path, as_of: date) -> list[str]:
     ]
 
 
-def parsed_project(run_id: str, common: list[str]) -> Manifest:
+def set_run_date(as_of: date) -> None:
+    """Give dbt the run date, which the models read through as_of_date()."""
+    os.environ["SHORTPAY_AS_OF"] = as_of.isoformat()
+
+
+def parsed_project(run_id: str, common: list[str], as_of: date) -> Manifest:
     """Return the run's parsed project, parsing it on the run's first build.
 
     Only the last run's manifest is kept, so a long-lived process does not
     hold one per run. Raises DbtBuildError when the project does not parse.
     """
-    key = (run_id, tuple(common))
+    set_run_date(as_of)
+    key = (run_id, tuple(common), as_of)
     if key not in _parsed:
         outcome = dbtRunner().invoke(["parse", *common])
         if not outcome.success or not isinstance(outcome.result, Manifest):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import date
 
@@ -11,24 +12,34 @@ from shortpay import dbt_runner
 from shortpay.dbt_runner import DbtBuildError, common_arguments, parsed_project
 from shortpay.settings import DBT_PROJECT_DIR
 
+RUN_DATE = date(2026, 11, 30)
+
 
 def test_builds_of_one_run_share_one_parse(tmp_path):
-    arguments = common_arguments(tmp_path, date(2026, 11, 30))
-    first = parsed_project("run-1", arguments)
+    arguments = common_arguments(tmp_path)
+    first = parsed_project("run-1", arguments, RUN_DATE)
     assert first is not None
     assert "model.shortpay.fct_deductions" in first.nodes
-    assert parsed_project("run-1", arguments) is first
+    assert parsed_project("run-1", arguments, RUN_DATE) is first
 
-    second = parsed_project("run-2", arguments)
+    second = parsed_project("run-2", arguments, RUN_DATE)
     assert second is not first
     # Only the last run's parse is kept.
-    assert list(dbt_runner._parsed) == [("run-2", tuple(arguments))]
+    assert list(dbt_runner._parsed) == [("run-2", tuple(arguments), RUN_DATE)]
 
 
-def test_another_run_date_parses_again(tmp_path):
-    first = parsed_project("run-1", common_arguments(tmp_path, date(2026, 11, 30)))
-    later = parsed_project("run-1", common_arguments(tmp_path, date(2026, 12, 1)))
+def test_next_day_parses_partially(tmp_path, monkeypatch):
+    monkeypatch.delenv("SHORTPAY_AS_OF", raising=False)
+    arguments = common_arguments(tmp_path)
+    first = parsed_project("run-1", arguments, RUN_DATE)
+    later = parsed_project("run-2", arguments, date(2026, 12, 1))
     assert later is not first
+    assert os.environ["SHORTPAY_AS_OF"] == "2026-12-01"
+    log = (tmp_path / "logs" / "dbt.log").read_text(encoding="utf-8")
+    # dbt logs this line for each parse that is not partial. The first parse
+    # of a new target folder is one, and the next day's must not be.
+    assert log.count("Unable to do partial parsing") == 1
+    assert "saved manifest not found" in log
 
 
 def test_broken_project_raises_build_error(tmp_path):
@@ -39,9 +50,9 @@ def test_broken_project_raises_build_error(tmp_path):
     (project / "models" / "broken.sql").write_text(
         "select * from {{ ref('no_such_model') }}\n", encoding="utf-8"
     )
-    arguments = common_arguments(tmp_path, date(2026, 11, 30))
+    arguments = common_arguments(tmp_path)
     arguments[arguments.index("--project-dir") + 1] = str(project)
     arguments[arguments.index("--profiles-dir") + 1] = str(project)
     expected = "(?s)parsing the dbt project failed: Compilation Error.*no_such_model"
     with pytest.raises(DbtBuildError, match=expected):
-        parsed_project("run-1", arguments)
+        parsed_project("run-1", arguments, RUN_DATE)
