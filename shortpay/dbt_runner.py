@@ -33,8 +33,9 @@ class DbtResult:
 # added later would run only in builds that make the views.
 TABLES_AND_TESTS = "config.materialized:table config.materialized:incremental resource_type:test"
 
-# Parsed project of the current run, keyed by run id, dbt arguments and run date.
-_parsed: dict[tuple[str, tuple[str, ...], date], Manifest] = {}
+# Parsed project of the current run, keyed by run id, dbt arguments, run
+# date and work database.
+_parsed: dict[tuple[str, tuple[str, ...], date, str], Manifest] = {}
 
 
 def run_dbt_build(
@@ -66,7 +67,6 @@ def run_dbt_build(
     tables and the tests. When one is missing, it makes them all again.
     ``keep_views`` replaces ``select``.
     """
-    os.environ["SHORTPAY_WORK_DB"] = str(work_db)
     common = common_arguments(target_dir)
     arguments = ["build", *common]
     if not incremental:
@@ -75,9 +75,9 @@ def run_dbt_build(
         arguments += ["--exclude", exclude]
     try:
         if run_id:
-            manifest = parsed_project(run_id, common, as_of)
+            manifest = parsed_project(run_id, common, as_of, work_db)
         else:
-            set_run_date(as_of)
+            set_dbt_environment(as_of, work_db)
             manifest = None
         if keep_views and manifest is not None and not _missing_views(work_db, manifest):
             select = TABLES_AND_TESTS
@@ -130,19 +130,24 @@ def common_arguments(target_dir: Path) -> list[str]:
     ]
 
 
-def set_run_date(as_of: date) -> None:
-    """Give dbt the run date, which the models read through as_of_date()."""
+def set_dbt_environment(as_of: date, work_db: Path) -> None:
+    """Give dbt the run date (see as_of_date()) and the work database (see profiles.yml).
+
+    A parse needs the database too: dbt-duckdb names the models' catalog
+    after the database file.
+    """
     os.environ["SHORTPAY_AS_OF"] = as_of.isoformat()
+    os.environ["SHORTPAY_WORK_DB"] = str(work_db)
 
 
-def parsed_project(run_id: str, common: list[str], as_of: date) -> Manifest:
+def parsed_project(run_id: str, common: list[str], as_of: date, work_db: Path) -> Manifest:
     """Return the run's parsed project, parsing it on the run's first build.
 
     Only the last run's manifest is kept, so a long-lived process does not
     hold one per run. Raises DbtBuildError when the project does not parse.
     """
-    set_run_date(as_of)
-    key = (run_id, tuple(common), as_of)
+    set_dbt_environment(as_of, work_db)
+    key = (run_id, tuple(common), as_of, str(work_db))
     if key not in _parsed:
         outcome = dbtRunner().invoke(["parse", *common])
         if not outcome.success or not isinstance(outcome.result, Manifest):

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import logging
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -14,8 +15,13 @@ from shortpay.settings import DEFAULT_RULES_DIR
 
 log = logging.getLogger(__name__)
 
+DATE_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
 
 def parse_date(text: str) -> date:
+    # date.fromisoformat alone also accepts 20261205 and week dates (2026-W49-6).
+    if not DATE_FORMAT.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"invalid date {text!r}: use a real date as YYYY-MM-DD")
     try:
         return date.fromisoformat(text)
     except ValueError as error:

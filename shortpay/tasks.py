@@ -80,7 +80,7 @@ def build_models(
     )
     # A project that does not parse fails here, before the build is marked
     # as started, so the next run does not plan a full build because of it.
-    parsed_project(run_id, common_arguments(paths.work_dir), as_of)
+    parsed_project(run_id, common_arguments(paths.work_dir), as_of, paths.work_db)
     start_build(paths.work_db, run_id)
     run_dbt_build(
         paths.work_db, paths.work_dir, as_of,

@@ -17,22 +17,24 @@ RUN_DATE = date(2026, 11, 30)
 
 def test_builds_of_one_run_share_one_parse(tmp_path):
     arguments = common_arguments(tmp_path)
-    first = parsed_project("run-1", arguments, RUN_DATE)
+    work_db = tmp_path / "work.duckdb"
+    first = parsed_project("run-1", arguments, RUN_DATE, work_db)
     assert first is not None
     assert "model.shortpay.fct_deductions" in first.nodes
-    assert parsed_project("run-1", arguments, RUN_DATE) is first
+    assert parsed_project("run-1", arguments, RUN_DATE, work_db) is first
 
-    second = parsed_project("run-2", arguments, RUN_DATE)
+    second = parsed_project("run-2", arguments, RUN_DATE, work_db)
     assert second is not first
     # Only the last run's parse is kept.
-    assert list(dbt_runner._parsed) == [("run-2", tuple(arguments), RUN_DATE)]
+    assert list(dbt_runner._parsed) == [("run-2", tuple(arguments), RUN_DATE, str(work_db))]
 
 
 def test_next_day_parses_partially(tmp_path, monkeypatch):
     monkeypatch.delenv("SHORTPAY_AS_OF", raising=False)
     arguments = common_arguments(tmp_path)
-    first = parsed_project("run-1", arguments, RUN_DATE)
-    later = parsed_project("run-2", arguments, date(2026, 12, 1))
+    work_db = tmp_path / "work.duckdb"
+    first = parsed_project("run-1", arguments, RUN_DATE, work_db)
+    later = parsed_project("run-2", arguments, date(2026, 12, 1), work_db)
     assert later is not first
     assert os.environ["SHORTPAY_AS_OF"] == "2026-12-01"
     log = (tmp_path / "logs" / "dbt.log").read_text(encoding="utf-8")
@@ -55,4 +57,14 @@ def test_broken_project_raises_build_error(tmp_path):
     arguments[arguments.index("--profiles-dir") + 1] = str(project)
     expected = "(?s)parsing the dbt project failed: Compilation Error.*no_such_model"
     with pytest.raises(DbtBuildError, match=expected):
-        parsed_project("run-1", arguments, RUN_DATE)
+        parsed_project("run-1", arguments, RUN_DATE, tmp_path / "work.duckdb")
+
+
+def test_parse_uses_the_run_database(tmp_path, monkeypatch):
+    # A value left in the shell, say from running dbt by hand.
+    monkeypatch.setenv("SHORTPAY_WORK_DB", str(tmp_path / "other.duckdb"))
+    manifest = parsed_project(
+        "run-1", common_arguments(tmp_path), RUN_DATE, tmp_path / "work.duckdb"
+    )
+    # dbt-duckdb names the catalog after the database file.
+    assert manifest.nodes["model.shortpay.fct_deductions"].database == "work"
