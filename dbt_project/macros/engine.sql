@@ -89,10 +89,10 @@
 {#- The run date. The pipeline passes it in SHORTPAY_AS_OF, not as a dbt
     variable: a changed variable makes dbt parse the whole project again,
     while a changed environment variable makes it parse again only the
-    files that use it. Without SHORTPAY_AS_OF, the as_of variable of
-    dbt_project.yml (or --vars) applies. -#}
+    files that use it. When SHORTPAY_AS_OF is unset or empty, the as_of
+    variable of dbt_project.yml (or --vars) applies. -#}
 {% macro as_of_date() -%}
-    cast('{{ env_var("SHORTPAY_AS_OF", var("as_of")) }}' as date)
+    cast('{{ env_var("SHORTPAY_AS_OF", "") or var("as_of") }}' as date)
 {%- endmacro %}
 
 
