@@ -10,7 +10,7 @@ WAREHOUSE ?= data/warehouse.duckdb
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup run test lint bench sample lock rules-editor clean
+.PHONY: help setup run test lint bench sample lock rules-editor notebook clean
 
 help:  ## Show this help
 	@echo "Shortpay make targets:"
@@ -45,8 +45,14 @@ sample: $(STAMP)  ## Regenerate the bundled sample data in data/sample
 rules-editor: $(STAMP)  ## Open the rules editor on http://127.0.0.1:8765
 	$(BIN)/shortpay rules edit --rules rules
 
-lock:  ## Re-pin requirements.lock from requirements.in
+notebook: $(STAMP)  ## Open the notebooks in JupyterLab on http://127.0.0.1:8888
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-notebook.lock
+	$(BIN)/jupyter lab --no-browser --ip 127.0.0.1 --port $${PORT:-8888} --notebook-dir notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
+
+lock:  ## Re-pin requirements.lock and requirements-notebook.lock
 	$(BIN)/uv pip compile --quiet requirements.in -p 3.11 -o requirements.lock
+	$(BIN)/uv pip compile --quiet requirements-notebook.in -p 3.11 -o requirements-notebook.lock
 
 clean:  ## Remove the virtual environment and built warehouses
 	rm -rf $(VENV) data/warehouse.duckdb data/.shortpay dbt_project/target dbt_project/logs
