@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from shortpay.bench import cli as bench_cli
@@ -43,7 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     # Libraries that log every HTTP request or import step at INFO.
     for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    return int(args.handler(args) or 0)
+    try:
+        return int(args.handler(args) or 0)
+    except BrokenPipeError:
+        # Whoever read the output stopped early (`shortpay review show ID |
+        # head`). Stop quietly, as other commands do. Python flushes stdout
+        # once more at exit and would print a traceback, so stdout points to
+        # the null device from here on.
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        return 128 + 13  # killed by SIGPIPE, as a shell reports it
 
 
 if __name__ == "__main__":

@@ -171,6 +171,8 @@ def run_list(args: argparse.Namespace) -> int:
         "deduction_id",
         "customer_id",
         "age_days",
+        "source_file",
+        "source_position",
         "message",
     ]
     _print_table(queue, columns)
@@ -238,6 +240,13 @@ def run_decision(args: argparse.Namespace) -> int:
                 " so no follow-up message will be sent for it",
                 file=sys.stderr,
             )
+    if action == "approve" and (decision.invalid_amount_after or 0) > 0:
+        print(
+            f"note: {args.item_id} is approved with {decision.invalid_amount_after} invalid."
+            " Follow-ups stop at approved (stop_statuses in the follow-up rules),"
+            " so to recover that part, dispute it with the same --valid-amount",
+            file=sys.stderr,
+        )
     if args.json:
         _print_json(decision.as_dict())
     else:

@@ -26,6 +26,7 @@ from shortpay.review.workflow import (
     ReviewError,
     current_deduction_state,
     current_exception_state,
+    current_validity,
 )
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -132,7 +133,15 @@ select
         case when exceptions.entity_type = 'customer' then exceptions.entity_id end
     ) as customer_id,
     exceptions.detected_at,
-    exceptions.message
+    exceptions.message,
+    exceptions.source_file,
+    exceptions.source_position,
+    fct_deductions.deduction_amount as deduction_amount,
+    fct_deductions.validity as deduction_validity,
+    fct_deductions.valid_amount as deduction_valid_amount,
+    fct_deductions.invalid_amount as deduction_invalid_amount,
+    fct_deductions.status as deduction_status,
+    fct_deductions.owner as deduction_owner
 from exceptions
 left join fct_deductions
     on exceptions.deduction_id = fct_deductions.deduction_id
@@ -174,6 +183,8 @@ def list_queue(
     queue = []
     for row in rows:
         _apply_exception_decisions(row, decisions)
+        if not _still_detected(row, decisions):
+            continue
         if filters.customer_id is not None and row["customer_id"] != filters.customer_id:
             continue
         if filters.owner is not None and row["owner"] != filters.owner:
@@ -192,6 +203,50 @@ def _as_utc(value: datetime | date) -> datetime:
     if not isinstance(value, datetime):
         return datetime.combine(value, datetime.min.time(), UTC)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+# Queue items about a deduction, which the exceptions models list only
+# while the deduction is in a given state (see int_exceptions_detected).
+DEDUCTION_ITEMS = ("deduction_review", "deadline_approaching", "deadline_passed")
+
+DEDUCTION_COLUMNS = (
+    "deduction_amount",
+    "deduction_validity",
+    "deduction_valid_amount",
+    "deduction_invalid_amount",
+    "deduction_status",
+    "deduction_owner",
+)
+
+
+def _still_detected(row: dict[str, Any], decisions: list[Decision]) -> bool:
+    """Apply decisions made on a deduction since the last run to its queue items.
+
+    Return False when the next run would no longer list the item: a
+    deduction approved or disputed leaves review, and one closed or fully
+    valid has no deadline to watch. The deduction columns of the query are
+    removed from the row.
+    """
+    columns = {name: row.pop(name) for name in DEDUCTION_COLUMNS}
+    published = DeductionState(
+        row.get("deduction_id") or "",
+        columns["deduction_amount"],
+        columns["deduction_valid_amount"],
+        columns["deduction_invalid_amount"],
+        columns["deduction_status"],
+        columns["deduction_owner"],
+    )
+    validity = columns["deduction_validity"]
+    if row["exception_type"] not in DEDUCTION_ITEMS or published.status is None:
+        return True
+    if not any(item.deduction_id == published.deduction_id for item in decisions):
+        return True
+    state = current_deduction_state(published, decisions)
+    if row["exception_type"] == "deduction_review":
+        validity = current_validity(validity, published.deduction_id, decisions)
+        return validity == "needs_review" and state.status == "open"
+    row["amount"] = state.invalid_amount
+    return state.status in ("open", "disputed") and (state.invalid_amount or 0) > 0
 
 
 def _apply_exception_decisions(row: dict[str, Any], decisions: list[Decision]) -> None:
@@ -238,6 +293,7 @@ def _show_deduction(
     )
     state = current_deduction_state(published, decisions)
     deduction.update(
+        validity=current_validity(deduction["validity"], deduction_id, decisions),
         status=state.status,
         valid_amount=state.valid_amount,
         invalid_amount=state.invalid_amount,

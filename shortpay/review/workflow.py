@@ -144,6 +144,23 @@ def current_deduction_state(published: DeductionState, decisions: list[Decision]
     )
 
 
+def current_validity(published_validity: str, deduction_id: str, decisions: list[Decision]) -> str:
+    """Return the validity that the next build gives a deduction after its decisions.
+
+    As in fct_deductions: the split of the latest approve or dispute is
+    ``valid`` when no part of it is invalid, else ``invalid``. A later
+    reopen hands the deduction back to the rules, which decide its validity
+    at the next run, so until then the published validity stands.
+    """
+    latest = None
+    for item in decisions:
+        if item.deduction_id == deduction_id and item.action in ("approve", "dispute", "reopen"):
+            latest = item
+    if latest is None or latest.action == "reopen":
+        return published_validity
+    return "invalid" if (latest.invalid_amount_after or 0) > 0 else "valid"
+
+
 def current_exception_state(published: ExceptionState, decisions: list[Decision]) -> ExceptionState:
     """Apply the latest log entry of an exception on top of its published row."""
     own = [item for item in decisions if item.exception_id == published.exception_id]

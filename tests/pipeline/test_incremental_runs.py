@@ -24,7 +24,7 @@ from warehouse_queries import REPO_ROOT, RULES_DIR, SAMPLE_INBOX, query, table_c
 from shortpay.bench.generate import generate
 from shortpay.bench.increment import split_inbox
 from shortpay.pipeline import run_pipeline
-from shortpay.review.queue import load_deduction
+from shortpay.review.queue import QueueFilters, list_queue, load_deduction, show_item
 from shortpay.review.workflow import decide_deduction
 from shortpay.settings import Paths
 from shortpay.summary import format_summary
@@ -574,6 +574,25 @@ def test_later_day_equals_full_rebuild(tmp_path, prefect_api):
     decide_deduction(paths.state_db, load_deduction(warehouse, disputed), "dispute", "ana")
     decide_deduction(paths.state_db, load_deduction(warehouse, disputed), "recovered", "ana")
     decide_deduction(paths.state_db, load_deduction(warehouse, approved), "approve", "ana")
+    # A deduction that needs review, approved in part: its review item
+    # leaves the queue at once, and `show` gives the validity and amounts
+    # that the next run publishes.
+    (reviewed, amount), = query(
+        warehouse,
+        "select deduction_id, deduction_amount from fct_deductions"
+        " where validity = 'needs_review' and status = 'open'"
+        " and deduction_amount > 1 order by deduction_id limit 1",
+    )
+    decide_deduction(paths.state_db, load_deduction(warehouse, reviewed), "approve", "ana",
+                     valid_amount=Decimal("1.00"))
+    shown = show_item(warehouse, paths.state_db, reviewed)["deduction"]
+    assert (shown["validity"], shown["valid_amount"], shown["invalid_amount"],
+            shown["status"]) == ("invalid", Decimal("1.00"), amount - 1, "approved")
+    assert [
+        item["exception_type"]
+        for item in list_queue(warehouse, paths.state_db, QueueFilters(status="all"))
+        if item["deduction_id"] == reviewed
+    ] == []
     for path in split["day"].iterdir():
         shutil.copy2(path, inbox / path.name)
     later = AS_OF + timedelta(days=9)
@@ -594,6 +613,14 @@ def test_later_day_equals_full_rebuild(tmp_path, prefect_api):
         [later, disputed, approved, untouched],
     ) == sorted([(disputed, "recovered", False), (approved, "approved", True),
                  (untouched, "open", True)])
+    assert query(
+        warehouse,
+        "select validity, valid_amount, invalid_amount, status from fct_deductions"
+        " where deduction_id = ?",
+        [reviewed],
+    ) == [(shown["validity"], shown["valid_amount"], shown["invalid_amount"], shown["status"])]
+    assert query(warehouse, "select count(*) from exceptions where deduction_id = ?",
+                 [reviewed]) == [(0,)]
     incremental = table_contents(warehouse)
 
     # The same warehouse built again in full. Its work database is deleted,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import duckdb
 
@@ -24,6 +26,8 @@ def test_list_shows_open_queue(paths, capsys):
     assert queue[0]["amount"] == "120.00"
     assert queue[0]["customer_id"] == "C1"
     assert queue[1]["customer_id"] == "C2"
+    assert (queue[0]["source_file"], queue[0]["source_position"]) == ("inbox/p1.820", "segment 40")
+    assert "deduction_validity" not in queue[0]
 
 
 def test_list_filters(paths, capsys):
@@ -55,6 +59,36 @@ def test_list_applies_new_decisions(paths, capsys):
     assert [item["exception_id"] for item in json.loads(out)] == ["E3", "E2"]
     _, out, _ = run(capsys, "list", "--warehouse", warehouse, "--json", "--status", "all")
     assert [item["status"] for item in json.loads(out)] == ["resolved", "open", "open"]
+
+
+def test_approval_shows_at_once(paths, capsys):
+    """An approval takes a deduction out of review before the next run rebuilds the queue."""
+    warehouse = str(paths.warehouse)
+    run(capsys, "approve", "D1", "--actor", "ana", "--warehouse", warehouse)
+
+    _, out, _ = run(capsys, "show", "D1", "--warehouse", warehouse, "--json")
+    deduction = json.loads(out)["deduction"]
+    assert [deduction[name] for name in ("validity", "valid_amount", "invalid_amount", "status")] == [
+        "valid", "120.00", "0.00", "approved"]
+    _, out, _ = run(capsys, "list", "--warehouse", warehouse, "--json", "--status", "all")
+    assert [item["exception_id"] for item in json.loads(out)] == ["E3", "E2"]
+
+
+def test_partial_approval_notes_unrecovered_rest(paths, capsys):
+    warehouse = str(paths.warehouse)
+    code, _, err = run(capsys, "approve", "D1", "--actor", "ana", "--valid-amount", "20.00",
+                       "--warehouse", warehouse)
+
+    assert code == 0
+    assert "D1 is approved with 100.00 invalid. Follow-ups stop at approved" in err
+    _, out, _ = run(capsys, "show", "D1", "--warehouse", warehouse, "--json")
+    assert json.loads(out)["deduction"]["validity"] == "invalid"
+    code, _, err = run(capsys, "dispute", "D1", "--actor", "ana", "--valid-amount", "20.00",
+                       "--warehouse", warehouse)
+    assert code == 0
+    assert "Follow-ups stop at approved" not in err
+    _, out, _ = run(capsys, "show", "D1", "--warehouse", warehouse, "--json")
+    assert json.loads(out)["deduction"]["status"] == "disputed"
 
 
 def test_list_text_output(paths, capsys):
@@ -275,3 +309,17 @@ def test_dispute_after_deadline_warns(paths, capsys):
     assert "-> disputed" in out
     assert "dispute window of D1 closed on 2020-01-31" in err
     assert "no follow-up message will be sent" in err
+
+
+def test_closed_pipe_exits_quietly(paths):
+    """`shortpay review list | head` when head has gone: exit 141 and nothing on stderr."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shortpay.cli", "review", "list", "--warehouse",
+         str(paths.warehouse)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 141
+    assert "Traceback" not in stderr
