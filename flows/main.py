@@ -159,6 +159,7 @@ def main_flow(
             "followups": followups,
             "published_rows": published["rows"],
             "publication": published["mode"],
+            "publication_reason": published["reason"],
             "stage_seconds": stage_seconds,
         }
     )

@@ -101,13 +101,15 @@ def publish_warehouse(work_db: Path, warehouse: Path, incremental: bool = False)
 
     With ``incremental`` (the build was incremental), patch a copy of the
     published file when it contains the previous build's tables. Returns the
-    mode (``patched`` or ``copied``) and the row count of each table.
+    mode (``patched`` or ``copied``), the reason for a copy (None for a
+    patch) and the row count of each table.
     """
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     _remove_staging_files(warehouse)
     staging_file = warehouse.with_name(f".{warehouse.name}.publishing-{os.getpid()}")
     state = _read_state(work_db)
-    patch = incremental and _holds_previous_build(warehouse, state)
+    reason = _copy_reason(warehouse, state) if incremental else "the build was full"
+    patch = reason is None
     if patch:
         shutil.copyfile(warehouse, staging_file)
     row_counts: dict[str, int] = {}
@@ -147,8 +149,9 @@ def publish_warehouse(work_db: Path, warehouse: Path, incremental: bool = False)
     _fsync(warehouse.parent)
     mode = "patched" if patch else "copied"
     _record_publication(work_db, warehouse, state, mode)
-    log.info("published %d tables to %s (%s)", len(row_counts), warehouse, mode)
-    return {"mode": mode, "rows": row_counts}
+    log.info("published %d tables to %s (%s%s)", len(row_counts), warehouse, mode,
+             f": {reason}" if reason else "")
+    return {"mode": mode, "reason": reason, "rows": row_counts}
 
 
 def _patch_table(
@@ -219,22 +222,29 @@ def _remove_staging_files(warehouse: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _holds_previous_build(warehouse: Path, state: dict[str, str | None]) -> bool:
-    """Check that the published file is the one the previous build's run published.
+def _copy_reason(warehouse: Path, state: dict[str, str | None]) -> str | None:
+    """Return why the published file cannot be patched, or None when it can.
 
+    A patch needs the file that the previous build's run published, unchanged.
     A write-ahead log beside it means that someone wrote to it since, even
     when the file itself looks unchanged.
     """
-    if not warehouse.exists() or _wal_file(warehouse).exists():
-        return False
+    if not warehouse.exists():
+        return "no warehouse was published yet"
+    if _wal_file(warehouse).exists():
+        return "someone wrote to the published file after it was published"
     if not state.get("built_before"):
-        return False
-    if state.get("published_build") != state["built_before"]:
-        return False
+        return "the work database has no earlier build"
+    if not state.get("published_build"):
+        return "the record of the last publication is missing or invalid"
+    if state["published_build"] != state["built_before"]:
+        return "the published file is not the last build's"
     if state.get("published_file") != _file_identity(warehouse):
-        return False
+        return "the published file changed after it was published"
     full_size = int(state.get("published_full_size") or 0)
-    return warehouse.stat().st_size <= MAX_GROWTH * full_size
+    if warehouse.stat().st_size > MAX_GROWTH * full_size:
+        return f"the published file grew past {MAX_GROWTH} times the size of its last full copy"
+    return None
 
 
 def _record_publication(

@@ -189,6 +189,10 @@ def format_summary(summary: dict) -> str:
     )
     lines.append(f"  sums: {checks}")
     publication = summary.get("publication")
-    described = f" ({publication}: {PUBLICATION_MODES[publication]})" if publication else ""
+    described = ""
+    if publication:
+        reason = summary.get("publication_reason")
+        because = f", because {reason}" if reason else ""
+        described = f" ({publication}: {PUBLICATION_MODES[publication]}{because})"
     lines.append(f"  warehouse: {summary['warehouse']}{described}")
     return "\n".join(lines)

@@ -205,17 +205,26 @@ def make_stale(work_db: Path, warehouse: Path, change: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "incremental"),
-    [("full build", False), ("unpublished build", True), ("changed file", True),
-     ("grown file", True), ("size not a number", True), ("record cut short", True),
-     ("write in the log", True)],
+    ("change", "incremental", "reason"),
+    [
+        ("full build", False, "the build was full"),
+        ("unpublished build", True, "the published file is not the last build's"),
+        ("changed file", True, "the published file changed after it was published"),
+        ("grown file", True,
+         "the published file grew past 1.5 times the size of its last full copy"),
+        ("size not a number", True, "the record of the last publication is missing or invalid"),
+        ("record cut short", True, "the record of the last publication is missing or invalid"),
+        ("write in the log", True, "someone wrote to the published file after it was published"),
+    ],
 )
-def test_publication_copies_when_patch_unsafe(work_db, tmp_path, change, incremental):
+def test_publication_copies_when_patch_unsafe(work_db, tmp_path, change, incremental, reason):
     warehouse = tmp_path / "warehouse.duckdb"
     publish_warehouse(work_db, warehouse)
     make_stale(work_db, warehouse, change)
     finish_build(work_db, "run-2")
-    assert publish_warehouse(work_db, warehouse, incremental=incremental)["mode"] == "copied"
+    result = publish_warehouse(work_db, warehouse, incremental=incremental)
+    assert result["mode"] == "copied"
+    assert result["reason"] == reason
     assert not warehouse.with_name(warehouse.name + ".wal").exists()
     assert rows(warehouse, "select * from fct_payments order by 1") == [
         ("K1", Decimal("1.00")), ("K2", Decimal("2.00")),
