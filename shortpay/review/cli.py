@@ -308,7 +308,12 @@ def _print_json(value: Any) -> None:
 
 
 def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    cells = [[printable(row.get(column))[:60] for column in columns] for row in rows]
+    # A tab or line break in a cell (a file name, say) would break the row.
+    cells = [
+        [printable(row.get(column)).replace("\t", "?").replace("\n", "?")[:60]
+         for column in columns]
+        for row in rows
+    ]
     widths = [
         max([len(column)] + [len(row[index]) for row in cells])
         for index, column in enumerate(columns)

@@ -24,9 +24,8 @@ from shortpay.review.workflow import (
     DeductionState,
     ExceptionState,
     ReviewError,
-    current_deduction_state,
     current_exception_state,
-    current_validity,
+    next_build_state,
 )
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -141,7 +140,7 @@ select
     fct_deductions.valid_amount as deduction_valid_amount,
     fct_deductions.invalid_amount as deduction_invalid_amount,
     fct_deductions.status as deduction_status,
-    fct_deductions.owner as deduction_owner
+    fct_deductions.assignee as deduction_assignee
 from exceptions
 left join fct_deductions
     on exceptions.deduction_id = fct_deductions.deduction_id
@@ -180,10 +179,14 @@ def list_queue(
             raise ReviewError(f"table exceptions not found in {warehouse}: run `shortpay run`")
         rows = _fetch_dicts(connection, QUEUE_SQL, parameters)
     decisions = read_decisions(state_db)
+    by_exception = _group(decisions, "exception_id")
+    by_deduction = _group(decisions, "deduction_id")
     queue = []
     for row in rows:
-        _apply_exception_decisions(row, decisions)
-        if not _still_detected(row, decisions):
+        own = by_exception.get(row["exception_id"], [])
+        _apply_exception_decisions(row, own)
+        assigned = any(item.action == "assign" for item in own)
+        if not _apply_deduction_decisions(row, by_deduction.get(row["deduction_id"], []), assigned):
             continue
         if filters.customer_id is not None and row["customer_id"] != filters.customer_id:
             continue
@@ -209,41 +212,56 @@ def _as_utc(value: datetime | date) -> datetime:
 # while the deduction is in a given state (see int_exceptions_detected).
 DEDUCTION_ITEMS = ("deduction_review", "deadline_approaching", "deadline_passed")
 
+# Columns of QUEUE_SQL that describe an item's deduction, removed from the
+# rows that list_queue returns.
 DEDUCTION_COLUMNS = (
     "deduction_amount",
     "deduction_validity",
     "deduction_valid_amount",
     "deduction_invalid_amount",
     "deduction_status",
-    "deduction_owner",
+    "deduction_assignee",
 )
 
 
-def _still_detected(row: dict[str, Any], decisions: list[Decision]) -> bool:
-    """Apply decisions made on a deduction since the last run to its queue items.
+def _group(decisions: list[Decision], key: str) -> dict[str, list[Decision]]:
+    """Return the decisions of each deduction or exception id, in log order."""
+    grouped: dict[str, list[Decision]] = {}
+    for decision in decisions:
+        item_id = getattr(decision, key)
+        if item_id is not None:
+            grouped.setdefault(item_id, []).append(decision)
+    return grouped
 
-    Return False when the next run would no longer list the item: a
-    deduction approved or disputed leaves review, and one closed or fully
-    valid has no deadline to watch. The deduction columns of the query are
-    removed from the row.
+
+def _apply_deduction_decisions(
+    row: dict[str, Any], decisions: list[Decision], exception_assigned: bool
+) -> bool:
+    """Apply a deduction's decisions to one of its queue items.
+
+    Return False when the next run will no longer list the item: a
+    deduction approved or disputed leaves review, and one with nothing
+    invalid left, or no longer open or disputed, has no deadline to watch.
+    Items that the next run adds (a deadline of a newly disputed
+    deduction) appear only then.
     """
     columns = {name: row.pop(name) for name in DEDUCTION_COLUMNS}
+    if not decisions or row["exception_type"] not in DEDUCTION_ITEMS:
+        return True
+    if columns["deduction_status"] is None:
+        return True
     published = DeductionState(
-        row.get("deduction_id") or "",
+        row["deduction_id"],
         columns["deduction_amount"],
         columns["deduction_valid_amount"],
         columns["deduction_invalid_amount"],
         columns["deduction_status"],
-        columns["deduction_owner"],
+        columns["deduction_assignee"],
     )
-    validity = columns["deduction_validity"]
-    if row["exception_type"] not in DEDUCTION_ITEMS or published.status is None:
-        return True
-    if not any(item.deduction_id == published.deduction_id for item in decisions):
-        return True
-    state = current_deduction_state(published, decisions)
+    state, validity = next_build_state(published, columns["deduction_validity"], decisions)
+    if not exception_assigned:
+        row["owner"] = state.assignee
     if row["exception_type"] == "deduction_review":
-        validity = current_validity(validity, published.deduction_id, decisions)
         return validity == "needs_review" and state.status == "open"
     row["amount"] = state.invalid_amount
     return state.status in ("open", "disputed") and (state.invalid_amount or 0) > 0
@@ -275,6 +293,26 @@ def show_item(warehouse: Path, state_db: Path, item_id: str) -> dict[str, Any]:
     raise ReviewError(f"no deduction or exception with id {item_id!r} in {warehouse}")
 
 
+def _apply_to_deduction(deduction: dict[str, Any], decisions: list[Decision]) -> None:
+    """Update a published fct_deductions row with the decisions made on it."""
+    published = DeductionState(
+        deduction["deduction_id"],
+        deduction["deduction_amount"],
+        deduction["valid_amount"],
+        deduction["invalid_amount"],
+        deduction["status"],
+        deduction["assignee"],
+    )
+    state, validity = next_build_state(published, deduction["validity"], decisions)
+    deduction.update(
+        validity=validity,
+        status=state.status,
+        valid_amount=state.valid_amount,
+        invalid_amount=state.invalid_amount,
+        assignee=state.assignee,
+    )
+
+
 def _show_deduction(
     connection: duckdb.DuckDBPyConnection,
     tables: set[str],
@@ -283,22 +321,7 @@ def _show_deduction(
 ) -> dict[str, Any]:
     deduction_id = deduction["deduction_id"]
     decisions = read_decisions(state_db, deduction_ids=[deduction_id])
-    published = DeductionState(
-        deduction_id,
-        deduction["deduction_amount"],
-        deduction["valid_amount"],
-        deduction["invalid_amount"],
-        deduction["status"],
-        deduction["owner"],
-    )
-    state = current_deduction_state(published, decisions)
-    deduction.update(
-        validity=current_validity(deduction["validity"], deduction_id, decisions),
-        status=state.status,
-        valid_amount=state.valid_amount,
-        invalid_amount=state.invalid_amount,
-        owner=state.assignee,
-    )
+    _apply_to_deduction(deduction, decisions)
     related = {
         "payment": ("fct_payments", "payment_id", deduction.get("payment_id")),
         "cash_applications": ("fct_cash_applications", "payment_id", deduction.get("payment_id")),
@@ -356,11 +379,16 @@ def _show_exception(
     if exception.get("deduction_id") and "fct_deductions" in tables:
         found = _fetch_dicts(
             connection,
-            "select deduction_id, customer_id, deduction_amount, category, validity, status"
+            "select deduction_id, customer_id, deduction_amount, category, validity, status,"
+            " valid_amount, invalid_amount, assignee"
             " from fct_deductions where deduction_id = ?",
             [exception["deduction_id"]],
         )
         deduction = found[0] if found else None
+    if deduction is not None:
+        _apply_to_deduction(
+            deduction, read_decisions(state_db, deduction_ids=[deduction["deduction_id"]])
+        )
     return {
         "kind": "exception",
         "exception": exception,

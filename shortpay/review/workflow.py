@@ -144,21 +144,39 @@ def current_deduction_state(published: DeductionState, decisions: list[Decision]
     )
 
 
-def current_validity(published_validity: str, deduction_id: str, decisions: list[Decision]) -> str:
-    """Return the validity that the next build gives a deduction after its decisions.
+def next_build_state(
+    published: DeductionState, validity: str, decisions: list[Decision]
+) -> tuple[DeductionState, str]:
+    """Return a deduction's state and validity as the next build will publish them.
 
-    As in fct_deductions: the split of the latest approve or dispute is
-    ``valid`` when no part of it is invalid, else ``invalid``. A later
-    reopen hands the deduction back to the rules, which decide its validity
-    at the next run, so until then the published validity stands.
+    As in fct_deductions: the status is the latest decision's and the
+    assignee the latest assignment's. The split of the latest approve or
+    dispute gives the amounts, and the validity ``invalid`` when any part
+    is invalid, else ``valid``. Without one, or when a reopen came after
+    it, the rules decide at the next run, so the published amounts and
+    validity stand until then.
     """
-    latest = None
-    for item in decisions:
-        if item.deduction_id == deduction_id and item.action in ("approve", "dispute", "reopen"):
-            latest = item
-    if latest is None or latest.action == "reopen":
-        return published_validity
-    return "invalid" if (latest.invalid_amount_after or 0) > 0 else "valid"
+    own = [item for item in decisions if item.deduction_id == published.deduction_id]
+    if not own:
+        return published, validity
+    assignee = published.assignee
+    split = None
+    for item in own:
+        if item.action == "assign":
+            assignee = item.assignee
+        if item.action in ("approve", "dispute", "reopen"):
+            split = item if item.action != "reopen" else None
+    state = DeductionState(
+        deduction_id=published.deduction_id,
+        amount=published.amount,
+        valid_amount=split.valid_amount_after if split else published.valid_amount,
+        invalid_amount=split.invalid_amount_after if split else published.invalid_amount,
+        status=own[-1].status_after or published.status,
+        assignee=assignee,
+    )
+    if split is not None:
+        validity = "invalid" if (split.invalid_amount_after or 0) > 0 else "valid"
+    return state, validity
 
 
 def current_exception_state(published: ExceptionState, decisions: list[Decision]) -> ExceptionState:

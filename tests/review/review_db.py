@@ -17,19 +17,20 @@ create table fct_deductions (
     customer_reason_code varchar, category varchar, validity varchar,
     valid_amount decimal(18, 2), invalid_amount decimal(18, 2), validity_reason varchar,
     evidence_reference varchar, status varchar, opened_date date, days_outstanding integer,
-    rule_id varchar, deadline_date date, owner varchar, team varchar, customer_memo varchar,
-    adjustment_reference varchar, payment_date date, source_file varchar
+    rule_id varchar, deadline_date date, owner varchar, team varchar, assignee varchar,
+    customer_memo varchar, adjustment_reference varchar, payment_date date, source_file varchar
 );
 insert into fct_deductions
     (deduction_id, payment_id, customer_id, invoice_id, deduction_amount, category,
-     validity, valid_amount, invalid_amount, validity_reason, status, owner, customer_memo)
+     validity, valid_amount, invalid_amount, validity_reason, status, owner, assignee,
+     customer_memo)
 values
     ('D1', 'P1', 'C1', 'I1', 120.00, 'shortage', 'needs_review', 0.00, 0.00,
-     'no proof of delivery yet', 'open', 'ana', 'short 3 cases'),
+     'no proof of delivery yet', 'open', 'ana', 'ana', 'short 3 cases'),
     ('D2', 'P1', 'C1', 'I2', 7500.00, 'pricing', 'invalid', 0.00, 7500.00,
-     'price matches the price list', 'open', 'ana', e'\\x1b[31mred\\x1b[0m pricing'),
+     'price matches the price list', 'open', 'ana', 'ana', e'\\x1b[31mred\\x1b[0m pricing'),
     ('D3', 'P2', 'C2', null, 40.00, 'unidentified', 'needs_review', 0.00, 0.00,
-     'no reason code', 'open', 'ben', null);
+     'no reason code', 'open', 'ben', 'ben', null);
 create table fct_payments (
     payment_id varchar, customer_id varchar, payment_date date,
     payment_amount decimal(18, 2), currency varchar, source_format varchar,

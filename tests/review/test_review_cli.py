@@ -74,6 +74,55 @@ def test_approval_shows_at_once(paths, capsys):
     assert [item["exception_id"] for item in json.loads(out)] == ["E3", "E2"]
 
 
+def show_deduction(capsys, warehouse: str, deduction_id: str) -> list:
+    _, out, _ = run(capsys, "show", deduction_id, "--warehouse", warehouse, "--json")
+    deduction = json.loads(out)["deduction"]
+    names = ("validity", "valid_amount", "invalid_amount", "status", "owner", "assignee")
+    return [deduction[name] for name in names]
+
+
+def test_reopen_returns_to_published_split(paths, capsys):
+    """A reopen hands the split back to the rules, so the published split is shown until the next run."""
+    warehouse = str(paths.warehouse)
+    run(capsys, "approve", "D1", "--actor", "ana", "--valid-amount", "20.00",
+        "--warehouse", warehouse)
+    run(capsys, "reopen", "D1", "--actor", "ana", "--warehouse", warehouse)
+    run(capsys, "assign", "D1", "--to", "carla", "--actor", "ana", "--warehouse", warehouse)
+
+    assert show_deduction(capsys, warehouse, "D1") == [
+        "needs_review", "0.00", "0.00", "open", "ana", "carla"]
+    _, out, _ = run(capsys, "list", "--warehouse", warehouse, "--json")
+    queue = {item["exception_id"]: item for item in json.loads(out)}
+    assert sorted(queue) == ["E1", "E2", "E3"]
+    assert queue["E1"]["owner"] == "carla"
+
+
+def test_exception_shows_its_deduction_decided(paths, capsys):
+    warehouse = str(paths.warehouse)
+    run(capsys, "dispute", "D1", "--actor", "ana", "--warehouse", warehouse)
+
+    _, out, _ = run(capsys, "show", "E1", "--warehouse", warehouse, "--json")
+    deduction = json.loads(out)["deduction"]
+    assert [deduction[name] for name in ("validity", "invalid_amount", "status")] == [
+        "invalid", "120.00", "disputed"]
+
+
+def test_list_masks_breaks_in_file_names(paths, capsys):
+    connection = duckdb.connect(str(paths.warehouse))
+    try:
+        connection.execute(
+            "update exceptions set source_file = ? where exception_id = 'E3'",
+            ["bad\nname\t.csv"],
+        )
+    finally:
+        connection.close()
+
+    _, out, _ = run(capsys, "list", "--warehouse", str(paths.warehouse))
+    lines = out.splitlines()
+    assert len(lines) == 5
+    assert "bad?name?.csv" in lines[2]
+
+
 def test_partial_approval_notes_unrecovered_rest(paths, capsys):
     warehouse = str(paths.warehouse)
     code, _, err = run(capsys, "approve", "D1", "--actor", "ana", "--valid-amount", "20.00",
