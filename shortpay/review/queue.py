@@ -28,7 +28,9 @@ from shortpay.review.workflow import (
     next_build_state,
 )
 
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 and C1 controls except tab and line break, and the Unicode line and
+# paragraph separators, which some programs also take as line breaks.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass(frozen=True)
