@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -315,9 +316,17 @@ def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
         for row in rows
     ]
     widths = [
-        max([len(column)] + [len(row[index]) for row in cells])
+        max([len(column)] + [_display_width(row[index]) for row in cells])
         for index, column in enumerate(columns)
     ]
-    print("  ".join(column.ljust(width) for column, width in zip(columns, widths, strict=True)))
-    for row in cells:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    for line in [columns, *cells]:
+        print("  ".join(_pad(cell, width) for cell, width in zip(line, widths, strict=True)))
+
+
+def _display_width(text: str) -> int:
+    """Return the number of terminal columns that text takes: two per wide East Asian character."""
+    return sum(2 if unicodedata.east_asian_width(character) in "WF" else 1 for character in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _display_width(text))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import unicodedata
 
 import duckdb
 
@@ -121,6 +122,26 @@ def test_list_masks_breaks_in_file_names(paths, capsys):
     lines = out.splitlines()
     assert len(lines) == 5
     assert "bad?name??.csv" in lines[2]
+
+
+def test_list_aligns_wide_characters(paths, capsys):
+    """A column after a file name in wide characters starts where its header does."""
+    connection = duckdb.connect(str(paths.warehouse))
+    try:
+        connection.execute(
+            "update exceptions set source_file = '名前.csv', source_position = 'line 7'"
+            " where exception_id = 'E3'"
+        )
+    finally:
+        connection.close()
+
+    _, out, _ = run(capsys, "list", "--warehouse", str(paths.warehouse))
+    header = out.splitlines()[0]
+    row = next(line for line in out.splitlines() if line.startswith("E3 "))
+    position = row.index("line 7")
+    wide = sum(unicodedata.east_asian_width(character) == "W" for character in row[:position])
+    assert wide == 2
+    assert position + wide == header.index("source_position")
 
 
 def test_partial_approval_notes_unrecovered_rest(paths, capsys):
