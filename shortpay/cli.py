@@ -47,10 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except BrokenPipeError:
-        # Whoever read the output stopped early (`shortpay review show ID |
-        # head`). Stop quietly, as other commands do. Python flushes stdout
-        # once more at exit and would print a traceback, so stdout points to
-        # the null device from here on.
+        # The reader closed the pipe early (`shortpay review show ID | head`),
+        # so stop quietly, as other commands do. Python flushes stdout again
+        # at exit and would print a traceback, so stdout goes to the null device.
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, sys.stdout.fileno())
         return 128 + 13  # killed by SIGPIPE, as a shell reports it

@@ -24,8 +24,8 @@ from shortpay.review.workflow import (
     DeductionState,
     ExceptionState,
     ReviewError,
+    current_deduction_state,
     current_exception_state,
-    next_build_state,
 )
 
 # C0 and C1 controls except tab and line break, and the Unicode line and
@@ -82,15 +82,13 @@ def load_deduction(warehouse: Path, deduction_id: str) -> DeductionState | None:
     with open_warehouse(warehouse) as connection:
         if "fct_deductions" not in _published_tables(connection):
             return None
-        rows = connection.execute(
-            "select deduction_amount, valid_amount, invalid_amount, status, owner"
-            " from fct_deductions where deduction_id = ?",
+        rows = _fetch_dicts(
+            connection,
+            "select deduction_id, deduction_amount, valid_amount, invalid_amount, status,"
+            " assignee, validity from fct_deductions where deduction_id = ?",
             [deduction_id],
-        ).fetchall()
-    if not rows:
-        return None
-    row = rows[0]
-    return DeductionState(deduction_id, row[0], row[1], row[2], row[3], row[4])
+        )
+    return _published_deduction(rows[0]) if rows else None
 
 
 def closed_dispute_window(warehouse: Path, deduction_id: str, today: date) -> date | None:
@@ -137,12 +135,15 @@ select
     exceptions.message,
     exceptions.source_file,
     exceptions.source_position,
-    fct_deductions.deduction_amount as deduction_amount,
-    fct_deductions.validity as deduction_validity,
-    fct_deductions.valid_amount as deduction_valid_amount,
-    fct_deductions.invalid_amount as deduction_invalid_amount,
-    fct_deductions.status as deduction_status,
-    fct_deductions.assignee as deduction_assignee
+    struct_pack(
+        deduction_id := fct_deductions.deduction_id,
+        deduction_amount := fct_deductions.deduction_amount,
+        valid_amount := fct_deductions.valid_amount,
+        invalid_amount := fct_deductions.invalid_amount,
+        status := fct_deductions.status,
+        assignee := fct_deductions.assignee,
+        validity := fct_deductions.validity
+    ) as deduction
 from exceptions
 left join fct_deductions
     on exceptions.deduction_id = fct_deductions.deduction_id
@@ -214,18 +215,6 @@ def _as_utc(value: datetime | date) -> datetime:
 # while the deduction is in a given state (see int_exceptions_detected).
 DEDUCTION_ITEMS = ("deduction_review", "deadline_approaching", "deadline_passed")
 
-# Columns of QUEUE_SQL that describe an item's deduction, removed from the
-# rows that list_queue returns.
-DEDUCTION_COLUMNS = (
-    "deduction_amount",
-    "deduction_validity",
-    "deduction_valid_amount",
-    "deduction_invalid_amount",
-    "deduction_status",
-    "deduction_assignee",
-)
-
-
 def _group(decisions: list[Decision], key: str) -> dict[str, list[Decision]]:
     """Return the decisions of each deduction or exception id, in log order."""
     grouped: dict[str, list[Decision]] = {}
@@ -239,32 +228,28 @@ def _group(decisions: list[Decision], key: str) -> dict[str, list[Decision]]:
 def _apply_deduction_decisions(
     row: dict[str, Any], decisions: list[Decision], exception_assigned: bool
 ) -> bool:
-    """Apply a deduction's decisions to one of its queue items.
+    """Apply a deduction's decisions to one of its queue items, and drop the row's deduction.
 
     Return False when the next run will no longer list the item: a
     deduction approved or disputed leaves review, and one with nothing
     invalid left, or no longer open or disputed, has no deadline to watch.
     Items that the next run adds (a deadline of a newly disputed
     deduction) appear only then.
+
+    NOTE: the conditions repeat the where clauses of deduction_reviews,
+    deadlines and deadlines_passed in int_exceptions_detected. A change
+    there needs the same change here.
     """
-    columns = {name: row.pop(name) for name in DEDUCTION_COLUMNS}
+    deduction = row.pop("deduction")
     if not decisions or row["exception_type"] not in DEDUCTION_ITEMS:
         return True
-    if columns["deduction_status"] is None:
+    if deduction is None or deduction["deduction_id"] is None:
         return True
-    published = DeductionState(
-        row["deduction_id"],
-        columns["deduction_amount"],
-        columns["deduction_valid_amount"],
-        columns["deduction_invalid_amount"],
-        columns["deduction_status"],
-        columns["deduction_assignee"],
-    )
-    state, validity = next_build_state(published, columns["deduction_validity"], decisions)
+    state = current_deduction_state(_published_deduction(deduction), decisions)
     if not exception_assigned:
         row["owner"] = state.assignee
     if row["exception_type"] == "deduction_review":
-        return validity == "needs_review" and state.status == "open"
+        return state.validity == "needs_review" and state.status == "open"
     row["amount"] = state.invalid_amount
     return state.status in ("open", "disputed") and (state.invalid_amount or 0) > 0
 
@@ -295,19 +280,24 @@ def show_item(warehouse: Path, state_db: Path, item_id: str) -> dict[str, Any]:
     raise ReviewError(f"no deduction or exception with id {item_id!r} in {warehouse}")
 
 
+def _published_deduction(row: dict[str, Any]) -> DeductionState:
+    """Return the state of a deduction from its columns of fct_deductions."""
+    return DeductionState(
+        row["deduction_id"],
+        row["deduction_amount"],
+        row["valid_amount"],
+        row["invalid_amount"],
+        row["status"],
+        row["assignee"],
+        row["validity"],
+    )
+
+
 def _apply_to_deduction(deduction: dict[str, Any], decisions: list[Decision]) -> None:
     """Update a published fct_deductions row with the decisions made on it."""
-    published = DeductionState(
-        deduction["deduction_id"],
-        deduction["deduction_amount"],
-        deduction["valid_amount"],
-        deduction["invalid_amount"],
-        deduction["status"],
-        deduction["assignee"],
-    )
-    state, validity = next_build_state(published, deduction["validity"], decisions)
+    state = current_deduction_state(_published_deduction(deduction), decisions)
     deduction.update(
-        validity=validity,
+        validity=state.validity,
         status=state.status,
         valid_amount=state.valid_amount,
         invalid_amount=state.invalid_amount,

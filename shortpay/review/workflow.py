@@ -62,6 +62,7 @@ class DeductionState:
     invalid_amount: Decimal | None
     status: str
     assignee: str | None
+    validity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,59 +125,50 @@ def parse_amount(text: str) -> Decimal:
     return amount.quantize(CENT)
 
 
+# Decisions that set a deduction's valid and invalid amounts. A reopen hands
+# them back to the rules, as in int_deduction_decisions.
+SPLIT_ACTIONS = ("approve", "dispute", "reopen")
+
+
 def current_deduction_state(published: DeductionState, decisions: list[Decision]) -> DeductionState:
-    """Apply the latest log entry of a deduction on top of its published row."""
-    own = [item for item in decisions if item.deduction_id == published.deduction_id]
-    if not own:
-        return published
-    last = own[-1]
-    assignee = published.assignee
-    for item in own:
-        if item.assignee is not None:
-            assignee = item.assignee
-    return DeductionState(
-        deduction_id=published.deduction_id,
-        amount=published.amount,
-        valid_amount=last.valid_amount_after,
-        invalid_amount=last.invalid_amount_after,
-        status=last.status_after or published.status,
-        assignee=assignee,
-    )
-
-
-def next_build_state(
-    published: DeductionState, validity: str, decisions: list[Decision]
-) -> tuple[DeductionState, str]:
-    """Return a deduction's state and validity as the next build will publish them.
+    """Return a deduction's state as the next build will publish it.
 
     As in fct_deductions: the status is the latest decision's and the
     assignee the latest assignment's. The split of the latest approve or
-    dispute gives the amounts, and the validity ``invalid`` when any part
-    is invalid, else ``valid``. Without one, or when a reopen came after
-    it, the rules decide at the next run, so the published amounts and
-    validity stand until then.
+    dispute gives the amounts, and the validity is ``invalid`` when any
+    part is invalid, else ``valid``. Without such a split, or when a reopen
+    came after it, the rules decide at the next run, so until then the
+    published amounts and validity are kept.
+
+    NOTE: this repeats the decision logic of fct_deductions and
+    int_deduction_decisions in Python. A change there needs the same
+    change here.
     """
     own = [item for item in decisions if item.deduction_id == published.deduction_id]
     if not own:
-        return published, validity
+        return published
     assignee = published.assignee
     split = None
     for item in own:
         if item.action == "assign":
             assignee = item.assignee
-        if item.action in ("approve", "dispute", "reopen"):
-            split = item if item.action != "reopen" else None
-    state = DeductionState(
+        if item.action in SPLIT_ACTIONS:
+            split = None if item.action == "reopen" else item
+    if split is None:
+        amounts = (published.valid_amount, published.invalid_amount)
+        validity = published.validity
+    else:
+        amounts = (split.valid_amount_after, split.invalid_amount_after)
+        validity = "invalid" if (split.invalid_amount_after or 0) > 0 else "valid"
+    return DeductionState(
         deduction_id=published.deduction_id,
         amount=published.amount,
-        valid_amount=split.valid_amount_after if split else published.valid_amount,
-        invalid_amount=split.invalid_amount_after if split else published.invalid_amount,
+        valid_amount=amounts[0],
+        invalid_amount=amounts[1],
         status=own[-1].status_after or published.status,
         assignee=assignee,
+        validity=validity,
     )
-    if split is not None:
-        validity = "invalid" if (split.invalid_amount_after or 0) > 0 else "valid"
-    return state, validity
 
 
 def current_exception_state(published: ExceptionState, decisions: list[Decision]) -> ExceptionState:

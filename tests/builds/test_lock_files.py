@@ -1,4 +1,4 @@
-"""The notebook lock holds the pipeline's own versions of every package they share."""
+"""The notebook lock pins every package it shares with the pipeline at the pipeline's version."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def pins(name: str) -> dict[str, str]:
     return {package.lower(): version for package, version in PIN.findall(text)}
 
 
-def test_notebook_lock_keeps_the_pipeline_versions():
+def test_notebook_lock_matches_pipeline_pins():
     pipeline = pins("requirements.lock")
     notebook = pins("requirements-notebook.lock")
     assert "duckdb" in pipeline

@@ -552,7 +552,7 @@ def test_debit_memo_sent_again_replaces_its_lines(tmp_path, prefect_api):
 
 
 def test_later_day_equals_full_rebuild(tmp_path, prefect_api):
-    """The day's files come nine days later, after review decisions on two deductions.
+    """The day's files come nine days later, after review decisions on three deductions.
 
     The increment rebuilds only what the files touch. Yet the open
     deductions it leaves alone are nine days older, and the decided ones
@@ -585,9 +585,11 @@ def test_later_day_equals_full_rebuild(tmp_path, prefect_api):
     )
     decide_deduction(paths.state_db, load_deduction(warehouse, reviewed), "approve", "ana",
                      valid_amount=Decimal("1.00"))
-    shown = show_item(warehouse, paths.state_db, reviewed)["deduction"]
-    assert (shown["validity"], shown["valid_amount"], shown["invalid_amount"],
-            shown["status"]) == ("invalid", Decimal("1.00"), amount - 1, "approved")
+    reviewed_row = show_item(warehouse, paths.state_db, reviewed)["deduction"]
+    decided = tuple(
+        reviewed_row[name] for name in ("validity", "valid_amount", "invalid_amount", "status")
+    )
+    assert decided == ("invalid", Decimal("1.00"), amount - 1, "approved")
     assert [
         item["exception_type"]
         for item in list_queue(warehouse, paths.state_db, QueueFilters(status="all"))
@@ -618,7 +620,7 @@ def test_later_day_equals_full_rebuild(tmp_path, prefect_api):
         "select validity, valid_amount, invalid_amount, status from fct_deductions"
         " where deduction_id = ?",
         [reviewed],
-    ) == [(shown["validity"], shown["valid_amount"], shown["invalid_amount"], shown["status"])]
+    ) == [decided]
     assert query(warehouse, "select count(*) from exceptions where deduction_id = ?",
                  [reviewed]) == [(0,)]
     incremental = table_contents(warehouse)

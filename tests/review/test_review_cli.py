@@ -98,7 +98,7 @@ def test_reopen_returns_to_published_split(paths, capsys):
     assert queue["E1"]["owner"] == "carla"
 
 
-def test_exception_shows_its_deduction_decided(paths, capsys):
+def test_exception_shows_decided_deduction(paths, capsys):
     warehouse = str(paths.warehouse)
     run(capsys, "dispute", "D1", "--actor", "ana", "--warehouse", warehouse)
 
