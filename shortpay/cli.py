@@ -12,7 +12,7 @@ from shortpay.followups import cli as followups_cli
 from shortpay.review import cli as review_cli
 from shortpay.rules import cli as rules_cli
 from shortpay.run_cli import register as register_run
-from shortpay.settings import disable_telemetry
+from shortpay.settings import set_library_defaults
 
 NOISY_LOGGERS = ("httpx", "httpcore", "great_expectations", "urllib3")
 
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    disable_telemetry()
+    set_library_defaults()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

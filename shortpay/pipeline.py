@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from shortpay.settings import Paths, disable_telemetry
+from shortpay.settings import Paths, set_library_defaults
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def run_pipeline(
     full_build: bool = False,
 ) -> dict:
     """Run the main flow once and return its summary (see flows.main)."""
-    disable_telemetry()
+    set_library_defaults()
     from flows.main import main_flow
 
     extra = {"expectations_dir": Path(expectations_dir).resolve()} if expectations_dir else {}

@@ -66,7 +66,20 @@ TELEMETRY_OFF = {
 }
 
 
-def disable_telemetry() -> None:
-    """Turn off the usage reporting of dbt, Prefect and Great Expectations."""
-    for name, value in TELEMETRY_OFF.items():
+# Prefect gives its temporary server (the one a run starts when
+# PREFECT_API_URL is not set) 20 s to start. Its first start on a machine also
+# creates its database, which took 26 s on a 2-core machine, and the run failed
+# with "Timed out while attempting to connect to ephemeral Prefect API server".
+PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+}
+
+
+def set_library_defaults() -> None:
+    """Turn off the usage reporting of dbt, Prefect and Great Expectations,
+    and give Prefect's temporary server time to start.
+
+    Call it before Prefect is imported: Prefect reads its settings then.
+    """
+    for name, value in {**TELEMETRY_OFF, **PREFECT_DEFAULTS}.items():
         os.environ.setdefault(name, value)

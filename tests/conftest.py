@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from shortpay.settings import disable_telemetry
+from shortpay.settings import set_library_defaults
 
-disable_telemetry()
+set_library_defaults()
 # Keep Prefect's own database and settings out of the developer's home.
 os.environ.setdefault("PREFECT_HOME", os.path.join(os.getcwd(), ".pytest_cache", "prefect"))
 os.makedirs(os.environ["PREFECT_HOME"], exist_ok=True)
