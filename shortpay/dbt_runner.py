@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-from dbt.cli.main import dbtRunner
+from dbt.cli.main import dbtRunner, dbtRunnerResult
 from dbt.contracts.graph.manifest import Manifest
 
 from shortpay.settings import DBT_PROJECT_DIR
@@ -87,8 +87,9 @@ def run_dbt_build(
     finally:
         _release_database()
     result = DbtResult()
+    stop_if_interrupted(outcome)
     if outcome.exception is not None:
-        raise DbtBuildError(f"dbt could not run: {outcome.exception}")
+        raise DbtBuildError(f"dbt could not run: {_describe(outcome.exception)}")
     for node_result in outcome.result or []:
         status = str(node_result.status)
         is_test = node_result.node.resource_type == "test"
@@ -150,14 +151,25 @@ def parsed_project(run_id: str, common: list[str], as_of: date, work_db: Path) -
     key = (run_id, tuple(common), as_of, str(work_db))
     if key not in _parsed:
         outcome = dbtRunner().invoke(["parse", *common])
+        stop_if_interrupted(outcome)
         if not outcome.success or not isinstance(outcome.result, Manifest):
+            reason = _describe(outcome.exception) if outcome.exception else "see the dbt log"
             raise DbtBuildError(
-                f"parsing the dbt project failed: {outcome.exception or 'see the dbt log'}."
-                " Fix the project and run again."
+                f"parsing the dbt project failed: {reason}. Fix the project and run again."
             )
         _parsed.clear()
         _parsed[key] = outcome.result
     return _parsed[key]
+
+
+def stop_if_interrupted(outcome: dbtRunnerResult) -> None:
+    """Raise KeyboardInterrupt when dbt caught Ctrl-C, which it returns as its result."""
+    if isinstance(outcome.exception, KeyboardInterrupt):
+        raise KeyboardInterrupt from outcome.exception
+
+
+def _describe(error: BaseException) -> str:
+    return str(error) or type(error).__name__
 
 
 def _missing_views(work_db: Path, manifest: Manifest) -> list[str]:

@@ -89,6 +89,15 @@ def run_command(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"status": "failed", "stage": error.stage, "error": str(error)}))
         return 1
+    except KeyboardInterrupt:
+        print(
+            "shortpay: run interrupted; nothing it had not finished was kept, "
+            "and the next run starts that work again",
+            file=sys.stderr,
+        )
+        if args.json:
+            print(json.dumps({"status": "interrupted"}))
+        return 130
     if args.json:
         print(json.dumps(summary, default=str, indent=2))
     else:

@@ -13,6 +13,8 @@ quoted. Values are always bound as parameters or read from the file by DuckDB.
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import re
 from dataclasses import dataclass
@@ -104,6 +106,9 @@ ERP_SPECS: dict[str, list[ColumnSpec]] = {
         ColumnSpec("currency", "currency"),
     ],
 }
+
+# The header row must end within this many bytes.
+HEADER_BYTES = 1024 * 1024
 
 BLANK_LINE = re.compile(rb"(^|\n)[ \t\r]*(\n|$)")
 
@@ -220,15 +225,19 @@ def stage_csv(
     column.
     """
     _drop_temp_tables(con)
+    columns = {name: "VARCHAR" for name in header_names(data)}
     try:
         con.execute(
             # Rows of a table written in an open transaction have no usable rowid,
-            # so the reading order is kept in a column of its own.
+            # so the reading order is kept in a column of its own. The columns
+            # are given, so DuckDB does not sniff the file: its sniffer fails
+            # on a file cut off inside a quoted value, which would lose the
+            # good rows before the cut.
             "CREATE TEMP TABLE ingest_csv_stage AS SELECT row_number() OVER () - 1 AS "
-            "ingest_row_index, * FROM read_csv(?, all_varchar = true, "
+            "ingest_row_index, * FROM read_csv(?, auto_detect = false, columns = ?, "
             "header = true, delim = ',', quote = '\"', escape = '\"', store_rejects = true, "
             "rejects_table = 'ingest_csv_reject_errors', rejects_scan = 'ingest_csv_reject_scans')",
-            [str(csv_path)],
+            [str(csv_path), columns],
         )
     except duckdb.Error as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
@@ -283,6 +292,30 @@ def stage_csv(
         [context.file_hash, context.source_file, context.run_id, context.started_at],
     ).fetchone()
     context.issue_count += bad_rows[0] if bad_rows else 0
+
+
+def header_names(data: bytes) -> list[str]:
+    """Return the column names of a UTF-8 CSV's header row, made unique.
+
+    An empty name becomes ``column<N>`` (N counts from 0) and a repeated one
+    gets ``_1``, ``_2``... Raises CsvRejected when the file has no complete
+    header row in its first HEADER_BYTES bytes.
+    """
+    head = data[:HEADER_BYTES].decode("utf-8-sig", errors="replace")
+    if "\n" not in head and len(data) > HEADER_BYTES:
+        raise CsvRejected(f"the header row is longer than {HEADER_BYTES} bytes")
+    first_row = next(csv.reader(io.StringIO(head)), None)
+    if not first_row:
+        raise CsvRejected("the file has no header row")
+    names: list[str] = []
+    for index, name in enumerate(first_row):
+        unique = name or f"column{index}"
+        suffix = 0
+        while unique in names:
+            suffix += 1
+            unique = f"{name or f'column{index}'}_{suffix}"
+        names.append(unique)
+    return names
 
 
 def _record_malformed_rows(con: duckdb.DuckDBPyConnection, context: FileContext) -> None:

@@ -186,7 +186,9 @@ def _load_path(
     mappings: list[Mapping],
     stats: dict[str, tuple[str, str]],
 ) -> None:
-    source_file = path.relative_to(inbox).as_posix()
+    source_file = _source_name(path.relative_to(inbox).as_posix())
+    if source_file != path.relative_to(inbox).as_posix():
+        logger.warning("the name of %s is not valid UTF-8; it is recorded as shown", source_file)
     stat_key = _stat_key(path)
     # A hash from raw.file_stats belongs to a loaded or rejected file, which
     # the duplicate branch below skips, so its bytes are not needed.
@@ -203,17 +205,22 @@ def _load_path(
         run_id=run_id,
         started_at=datetime.now(UTC).replace(tzinfo=None),
     )
+    # Every empty file has the same hash, so an empty file is named as such
+    # before it could be taken for a copy of another empty file.
+    if data is not None and not data:
+        if _file_recorded(con, context):
+            summary.files_duplicate += 1
+        else:
+            _record_rejection(con, context, "empty", 0, [ParseIssue("file", "the file is empty")])
+            summary.files_rejected += 1
+            summary.add_file(context)
+        known[file_hash] = "rejected"
+        return
     if known.get(file_hash) in FINISHED_STATUSES:
         logger.info("skipping %s: the same bytes were already read", source_file)
         summary.files_duplicate += 1
         _record_copy(con, context)
         _restore_earlier_version(con, context)
-        return
-    if not data:
-        _record_rejection(con, context, "empty", 0, [ParseIssue("file", "the file is empty")])
-        known[file_hash] = "rejected"
-        summary.files_rejected += 1
-        summary.add_file(context)
         return
     mapping = _mapping_for(path, mappings)
     file_format = "mapped" if mapping else detect_format(path, data[:HEAD_BYTES])
@@ -231,6 +238,34 @@ def _load_path(
     else:
         summary.files_rejected += 1
     summary.add_file(context)
+
+
+def _source_name(relative_path: str) -> str:
+    """Return the inbox-relative name that the tables record for a file.
+
+    A name that is not valid UTF-8 (Python keeps its bytes as surrogates)
+    gets each such byte written as an escape such as ``\\xe9``, because
+    DuckDB stores only UTF-8 text.
+    """
+    try:
+        relative_path.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = relative_path.encode("utf-8", "surrogateescape")
+        return raw.decode("utf-8", "backslashreplace")
+    return relative_path
+
+
+def raise_if_interrupted(error: Exception) -> None:
+    """Raise KeyboardInterrupt when ``error`` is DuckDB's report of Ctrl-C.
+
+    DuckDB stops a running query on SIGINT and raises RuntimeError("Query
+    interrupted") in place of KeyboardInterrupt. Taken for a bad file, it
+    would mark a good file rejected, and no later run would read it again.
+    """
+    if isinstance(error, duckdb.InterruptException) or (
+        isinstance(error, RuntimeError) and str(error) == "Query interrupted"
+    ):
+        raise KeyboardInterrupt from error
 
 
 def _stat_key(path: Path) -> str:
@@ -301,6 +336,7 @@ def _load_file(
         _record_rejection(con, context, rejection.file_format, len(data), rejection.issues)
     except Exception as error:  # noqa: BLE001 - one broken file must not stop the run
         con.rollback()
+        raise_if_interrupted(error)
         logger.exception("reading %s failed", context.source_file)
         issue = ParseIssue("file", f"the file could not be read: {type(error).__name__}: {error}")
         _record_rejection(con, context, file_format, len(data), [issue])
@@ -340,6 +376,10 @@ def _load_csv(
         ) from error
     with tempfile.TemporaryDirectory(prefix="shortpay-ingest-") as folder:
         csv_path = context.path
+        if _source_name(str(csv_path)) != str(csv_path):
+            # DuckDB opens files by UTF-8 name only, so it reads a copy.
+            csv_path = Path(folder) / "source.csv"
+            csv_path.write_bytes(data)
         if encoding == "cp1252":
             csv_path = Path(folder) / "utf8.csv"
             csv_path.write_text(text, encoding="utf-8")
@@ -413,8 +453,18 @@ def _record_rejection(
     logger.warning("rejected %s: %s", context.source_file, issues[-1].reason)
 
 
+def _file_recorded(con: duckdb.DuckDBPyConnection, context: FileContext) -> bool:
+    """Return whether the ledger has a row for these bytes under this file's name."""
+    return con.execute(
+        "SELECT count(*) FROM raw.files WHERE file_hash = ? AND source_file = ?",
+        [context.file_hash, context.source_file],
+    ).fetchone()[0] > 0
+
+
 def _record_copy(con: duckdb.DuckDBPyConnection, context: FileContext) -> None:
     """Note once that a file under another name repeats the bytes of one already read."""
+    if _file_recorded(con, context):
+        return
     original = con.execute(
         "SELECT source_file FROM raw.files WHERE file_hash = ?", [context.file_hash]
     ).fetchone()

@@ -17,6 +17,7 @@ from shortpay.review.log import read_decisions, verify_chain
 from shortpay.review.queue import (
     QueueFilters,
     closed_dispute_window,
+    decimal_text,
     list_queue,
     load_deduction,
     load_exception,
@@ -298,7 +299,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return f"{value:.2f}"
+        return decimal_text(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value)

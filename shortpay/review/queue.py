@@ -394,7 +394,18 @@ def printable(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
-        return f"{value:.2f}"
+        return decimal_text(value)
     if isinstance(value, datetime):
         return _as_utc(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     return CONTROL_CHARACTERS.sub("?", str(value))
+
+
+def decimal_text(value: Decimal) -> str:
+    """Write a number with at least two decimal places and every place it has.
+
+    Money has two places; unit prices and quantities have four, which
+    rounding to two would change (46.8845 is not 46.88).
+    """
+    if value.as_tuple().exponent > -2:
+        value = value.quantize(Decimal("0.01"))
+    return f"{value:f}"

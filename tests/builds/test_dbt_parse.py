@@ -68,3 +68,15 @@ def test_parse_uses_the_run_database(tmp_path, monkeypatch):
     )
     # dbt-duckdb names the catalog after the database file.
     assert manifest.nodes["model.shortpay.fct_deductions"].database == "work"
+
+
+def test_interrupted_dbt_stops_the_run() -> None:
+    """dbt returns Ctrl-C as its result's exception; the run stops as interrupted."""
+    from dbt.cli.main import dbtRunnerResult
+
+    from shortpay.dbt_runner import stop_if_interrupted
+
+    with pytest.raises(KeyboardInterrupt):
+        stop_if_interrupted(dbtRunnerResult(success=False, exception=KeyboardInterrupt()))
+    stop_if_interrupted(dbtRunnerResult(success=False, exception=RuntimeError("model failed")))
+    stop_if_interrupted(dbtRunnerResult(success=True))

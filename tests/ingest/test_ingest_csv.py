@@ -104,16 +104,29 @@ def test_csv_missing_column_rejects_file(cases: Path, load, query) -> None:
     assert query("SELECT source_position, reason FROM raw.ingest_issues") == [("line 1", reason)]
 
 
-def test_unreadable_csv_names_relative_path(inbox: Path, tmp_path: Path, load, query) -> None:
-    """The reason, and so the exception id, does not depend on where the inbox is."""
-    broken = tmp_path / "invoices_bad.csv"
-    broken.write_text('invoice_id,customer_id,invoice_date\n"1,C1,2026-01-01\n2,"C2,2026\n')
-    summary = load(broken, under="extracts")
-    assert summary.files_rejected == 1
-    assert query("SELECT reason FROM raw.files") == [(
-        'the file could not be read as CSV: Invalid Input Error: Error when sniffing file'
-        ' "extracts/invoices_bad.csv".',
-    )]
+def test_csv_cut_off_in_quote_keeps_good_rows(inbox: Path, tmp_path: Path, load, query) -> None:
+    """A file cut off inside a quoted value loses only the rows from the cut on."""
+    cut_off = tmp_path / "remittances_cut.csv"
+    cut_off.write_text(
+        "payment_id,customer_id,payer_name,payment_date,payment_amount,currency,"
+        "line_number,invoice_reference,paid_amount,adjustment_amount,"
+        "adjustment_reason_code,adjustment_memo\n"
+        "PMTX000010,C00001,Acme Markets,2026-11-02,100.00,USD,1,1001,100.00,,,\n"
+        'PMTX000011,C00001,"Acme Mar'
+    )
+    summary = load(cut_off, under="remittances")
+
+    assert summary.files_loaded == 1
+    assert summary.payments == 1
+    assert query("SELECT payment_id, payment_amount FROM raw.payments") == [
+        ("PMTX000010", D("100.00")),
+    ]
+    issues = query("SELECT source_file, source_position, reason FROM raw.ingest_issues")
+    assert len(issues) == 1
+    assert issues[0][:2] == ("remittances/remittances_cut.csv", "line 3")
+    assert issues[0][2].startswith("row could not be read: ")
+    assert "unterminated quote" in issues[0][2]
+    assert str(tmp_path) not in issues[0][2]
 
 
 def test_csv_every_erp_entity_typed(inbox: Path, load, query) -> None:

@@ -295,3 +295,86 @@ def test_loader_killed_run_restarts_cleanly(cases: Path, inbox: Path, work_db: P
     assert query("SELECT count(*) FROM raw.remittance_lines WHERE payment_id LIKE 'PAY-1%'") == [
         (4,)
     ]
+
+
+INTERRUPTED_RUN = """
+import os, signal, sys, threading
+from pathlib import Path
+from shortpay.ingest import loader
+
+# A process started in the background inherits SIGINT ignored; a terminal's
+# Ctrl-C reaches a process with Python's own handler.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+real_load = loader.load_remittance_csv
+
+def load_then_interrupt(con, context, csv_path, data):
+    real_load(con, context, csv_path, data)
+    # Ctrl-C arrives while DuckDB runs a query inside the file's transaction.
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+    con.execute("SELECT count(*) FROM range(100000000000) AS t(i) WHERE i % 7 = 3").fetchall()
+
+loader.load_remittance_csv = load_then_interrupt
+loader.load_inbox(Path(sys.argv[1]), Path(sys.argv[2]), "run-interrupted")
+"""
+
+
+def test_loader_interrupt_stops_without_rejecting(cases: Path, inbox: Path, work_db: Path, query) -> None:
+    """DuckDB reports Ctrl-C as an error; the file is not marked rejected for it."""
+    (inbox / "remittances.csv").write_bytes((cases / "csv/remittances_mixed.csv").read_bytes())
+    interrupted = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_RUN, str(inbox), str(work_db)],
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+    assert interrupted.returncode != 0
+    assert b"KeyboardInterrupt" in interrupted.stderr
+    assert query("SELECT count(*) FROM raw.files") == [(0,)]
+
+    summary = load_inbox(inbox, work_db, "run-2")
+
+    assert summary.files_loaded == 1
+    assert summary.files_rejected == 0
+    assert query("SELECT source_file, status FROM raw.files") == [("remittances.csv", "loaded")]
+    assert query("SELECT count(*) FROM raw.payments") == [(3,)]
+
+
+def test_loader_empty_files_named_empty(inbox: Path, work_db: Path, query) -> None:
+    """Two empty files share one hash; each is reported as empty, once."""
+    (inbox / "empty.820").write_bytes(b"")
+    (inbox / "remittances_empty.csv").write_bytes(b"")
+    first = load_inbox(inbox, work_db, "run-1")
+    assert (first.files_rejected, first.files_duplicate) == (2, 0)
+
+    again = load_inbox(inbox, work_db, "run-2")
+
+    assert (again.files_rejected, again.files_duplicate) == (0, 2)
+    assert query("SELECT source_file, status, reason FROM raw.files ORDER BY source_file") == [
+        ("empty.820", "rejected", "the file is empty"),
+        ("remittances_empty.csv", "rejected", "the file is empty"),
+    ]
+    assert query(
+        "SELECT source_file, reason FROM raw.ingest_issues ORDER BY source_file"
+    ) == [
+        ("empty.820", "the file is empty"),
+        ("remittances_empty.csv", "the file is empty"),
+    ]
+
+
+def test_loader_non_utf8_file_name(cases: Path, inbox: Path, work_db: Path, query) -> None:
+    """A file name that is not valid UTF-8 is loaded and recorded with its bytes escaped."""
+    name = os.fsdecode(b"remittances_caf\xe9.csv")
+    (inbox / name).write_bytes((cases / "csv/remittances_mixed.csv").read_bytes())
+    (inbox / "zz.pdf").write_bytes(b"%PDF-1.4")
+    summary = load_inbox(inbox, work_db, "run-1")
+
+    assert summary.files_loaded == 1
+    assert summary.files_unsupported == 1
+    assert query("SELECT source_file, status FROM raw.files ORDER BY source_file") == [
+        ("remittances_caf\\xe9.csv", "loaded"),
+        ("zz.pdf", "unsupported"),
+    ]
+    assert query("SELECT DISTINCT source_file FROM raw.payments") == [("remittances_caf\\xe9.csv",)]
+    again = load_inbox(inbox, work_db, "run-2")
+    assert again.files_duplicate == 1
+    assert query("SELECT count(*) FROM raw.payments") == [(3,)]

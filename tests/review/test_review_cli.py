@@ -10,6 +10,8 @@ import unicodedata
 import duckdb
 
 from shortpay.cli import main
+from shortpay.review.cli import _json_default
+from shortpay.review.queue import printable
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -393,3 +395,18 @@ def test_closed_pipe_exits_quietly(paths):
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=120) == 141
     assert "Traceback" not in stderr
+
+
+def test_show_keeps_every_decimal_place():
+    """Unit prices have four places; money shows at least two."""
+    [(price, quantity, amount, whole)] = duckdb.sql(
+        "select 46.8845::decimal(18, 4), 41::decimal(18, 4), 930.5::decimal(18, 2),"
+        " 7::decimal(18, 0)"
+    ).fetchall()
+
+    assert [printable(value) for value in (price, quantity, amount, whole)] == [
+        "46.8845", "41.0000", "930.50", "7.00",
+    ]
+    assert json.loads(json.dumps({"unit_price": price}, default=_json_default)) == {
+        "unit_price": "46.8845"
+    }
