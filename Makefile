@@ -37,7 +37,7 @@ lint: $(STAMP)  ## Run ruff on the Python code and sqlfluff on the dbt models
 		$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests
 
 bench: $(STAMP)  ## Run the benchmark (INVOICES=N PROFILE=clean|typical|hostile)
-	$(BIN)/shortpay bench --invoices $${INVOICES:-100000} --profile $${PROFILE:-typical}
+	$(BIN)/shortpay bench --invoices $${INVOICES:-100000} --profile $${PROFILE:-typical} --json
 
 sample: $(STAMP)  ## Regenerate the bundled sample data in data/sample
 	$(BIN)/shortpay generate --out data/sample --invoices 2000 --customers 50 --seed 7 --profile sample

@@ -28,6 +28,7 @@ import pyarrow
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from shortpay.gx_engine import SINGLE_CONNECTION_KWARGS, DuckDBDatasource, duckdb_connection_string
+from shortpay.interrupts import raise_if_interrupted
 
 log = logging.getLogger(__name__)
 # GX 1.24 logs every datasource registration and temporary folder at INFO;
@@ -237,6 +238,7 @@ def _validate_suite(
             expectation_parameters={"as_of_date": as_of.isoformat()},
         )
     except Exception as error:  # noqa: BLE001 - GX raises many unrelated types here
+        raise_if_interrupted(error)
         log.error("suite %s could not run on %s: %s", suite.name, suite.table_name, error)
         for expectation in expectations:
             check_id = expectation.get("meta", {}).get("check_id", expectation.get("type", ""))

@@ -480,7 +480,10 @@ def resolve_message(
             "last_error = coalesce(last_error || '; ', '') || ?, "
             "provider_message_id = coalesce(?, provider_message_id), "
             "sent_at = case when ? then ? else sent_at end, "
-            "sent_on = case when ? then ?::date else sent_on end "
+            # The cadence counts days from business dates, so a message
+            # settled as sent counts as sent on the run date that queued it,
+            # not on the day a person settled it.
+            "sent_on = case when ? then as_of_date else sent_on end "
             "where message_id = ? and status = ?",
             [
                 new_status,
@@ -490,7 +493,6 @@ def resolve_message(
                 is_sent,
                 stamp,
                 is_sent,
-                stamp.date(),
                 message_id,
                 row[0],
             ],

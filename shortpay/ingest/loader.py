@@ -40,6 +40,7 @@ from shortpay.ingest.remittance_csv import load_remittance_csv
 from shortpay.ingest.schema import create_raw_tables
 from shortpay.ingest.writer import write_parse_result
 from shortpay.ingest.x12 import read_x12
+from shortpay.interrupts import raise_if_interrupted
 
 logger = logging.getLogger(__name__)
 
@@ -253,19 +254,6 @@ def _source_name(relative_path: str) -> str:
         raw = relative_path.encode("utf-8", "surrogateescape")
         return raw.decode("utf-8", "backslashreplace")
     return relative_path
-
-
-def raise_if_interrupted(error: Exception) -> None:
-    """Raise KeyboardInterrupt when ``error`` is DuckDB's report of Ctrl-C.
-
-    DuckDB stops a running query on SIGINT and raises RuntimeError("Query
-    interrupted") in place of KeyboardInterrupt. Taken for a bad file, it
-    would mark a good file rejected, and no later run would read it again.
-    """
-    if isinstance(error, duckdb.InterruptException) or (
-        isinstance(error, RuntimeError) and str(error) == "Query interrupted"
-    ):
-        raise KeyboardInterrupt from error
 
 
 def _stat_key(path: Path) -> str:

@@ -77,7 +77,11 @@ class RuleDumper(yaml.SafeDumper):
 
 
 def _represent_decimal(dumper: RuleDumper, value: Decimal) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:float", str(value))
+    # YAML does not read "5" or "1E+5" as floats, so the dumper would tag
+    # them !!float. A whole number is written as an integer instead.
+    text = format(value, "f")
+    tag = "tag:yaml.org,2002:float" if "." in text else "tag:yaml.org,2002:int"
+    return dumper.represent_scalar(tag, text)
 
 
 def _represent_text(dumper: RuleDumper, value: str) -> yaml.ScalarNode:

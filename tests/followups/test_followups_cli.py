@@ -129,3 +129,20 @@ def test_resolve_rejects_sent_message(paths, rules_dir, work_db, capsys):
 
     assert code == 1
     assert "is sent; only unknown, failed or suppressed" in capsys.readouterr().err
+
+
+def test_resolve_sent_keeps_business_date(paths, rules_dir, work_db, capsys):
+    """The next step waits its days from the run date, not from the day of the resolve."""
+    work_db(WorkData()).close()
+    main(cli(paths, rules_dir, "send"))
+    message_id = "D1:first_notice"
+    outbox.record_result(paths.state_db, message_id,
+                         outbox.DeliveryResult(status="unknown", error="timed out"), None)
+
+    code = main(cli(paths, rules_dir, "resolve", message_id, "--as", "sent",
+                    "--note", "provider shows it delivered"))
+
+    assert code == 0
+    [row] = outbox.read_messages(paths.state_db)
+    assert row.status == "sent"
+    assert row.sent_on == AS_OF

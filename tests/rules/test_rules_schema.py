@@ -80,6 +80,16 @@ def test_yaml_dump_quotes_ambiguous_text():
     assert text == 'codes: ["NO", "09", "ZZ"]\nscope_id: "0010"\nteam: AR\n'
 
 
+def test_yaml_dump_writes_plain_numbers():
+    """Whole numbers and exponents are written as a person would type them, untagged."""
+    values = {"percent": Decimal("5"), "limit": Decimal("1E+5"), "amount": Decimal("25.00")}
+
+    text = dump_yaml(values)
+
+    assert text == "percent: 5\nlimit: 100000\namount: 25.00\n"
+    assert parse_yaml(text) == {"percent": 5, "limit": 100000, "amount": Decimal("25.00")}
+
+
 def test_write_schemas_matches_files(tmp_path: Path):
     written = write_schemas(tmp_path)
 
