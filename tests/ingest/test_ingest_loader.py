@@ -334,7 +334,10 @@ def test_loader_interrupt_stops_without_rejecting(cases: Path, inbox: Path, work
     assert process.stdout.readline() == b"querying\n"
     time.sleep(0.5)
     process.send_signal(signal.SIGINT)
-    _, errors = process.communicate(timeout=120)
+    try:
+        _, errors = process.communicate(timeout=120)
+    finally:
+        process.kill()  # a child that did not stop must not outlive the test
 
     assert process.returncode != 0
     assert b"KeyboardInterrupt" in errors
