@@ -187,9 +187,13 @@ def _load_path(
     mappings: list[Mapping],
     stats: dict[str, tuple[str, str]],
 ) -> None:
-    source_file = _source_name(path.relative_to(inbox).as_posix())
-    if source_file != path.relative_to(inbox).as_posix():
-        logger.warning("the name of %s is not valid UTF-8; it is recorded as shown", source_file)
+    relative_path = path.relative_to(inbox).as_posix()
+    source_file = _source_name(relative_path)
+    if source_file != relative_path:
+        logger.warning(
+            "the name of %s is not valid UTF-8, so it is recorded with its bad bytes escaped",
+            source_file,
+        )
     stat_key = _stat_key(path)
     # A hash from raw.file_stats belongs to a loaded or rejected file, which
     # the duplicate branch below skips, so its bytes are not needed.
@@ -248,12 +252,19 @@ def _source_name(relative_path: str) -> str:
     gets each such byte written as an escape such as ``\\xe9``, because
     DuckDB stores only UTF-8 text.
     """
+    if _is_utf8(relative_path):
+        return relative_path
+    raw = relative_path.encode("utf-8", "surrogateescape")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def _is_utf8(text: str) -> bool:
+    """Return whether a file name decoded by Python is valid UTF-8 (has no surrogates)."""
     try:
-        relative_path.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
-        raw = relative_path.encode("utf-8", "surrogateescape")
-        return raw.decode("utf-8", "backslashreplace")
-    return relative_path
+        return False
+    return True
 
 
 def _stat_key(path: Path) -> str:
@@ -364,7 +375,7 @@ def _load_csv(
         ) from error
     with tempfile.TemporaryDirectory(prefix="shortpay-ingest-") as folder:
         csv_path = context.path
-        if _source_name(str(csv_path)) != str(csv_path):
+        if not _is_utf8(str(csv_path)):
             # DuckDB opens files by UTF-8 name only, so it reads a copy.
             csv_path = Path(folder) / "source.csv"
             csv_path.write_bytes(data)

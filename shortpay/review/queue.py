@@ -403,7 +403,7 @@ def printable(value: Any) -> str:
 def decimal_text(value: Decimal) -> str:
     """Write a number with at least two decimal places and every place it has.
 
-    Money has two places; unit prices and quantities have four, which
+    Money has two places. Unit prices and quantities have four, which
     rounding to two would change (46.8845 is not 46.88).
     """
     if value.as_tuple().exponent > -2:

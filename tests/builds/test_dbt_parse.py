@@ -7,9 +7,15 @@ import shutil
 from datetime import date
 
 import pytest
+from dbt.cli.main import dbtRunnerResult
 
 from shortpay import dbt_runner
-from shortpay.dbt_runner import DbtBuildError, common_arguments, parsed_project
+from shortpay.dbt_runner import (
+    DbtBuildError,
+    common_arguments,
+    parsed_project,
+    stop_if_interrupted,
+)
 from shortpay.settings import DBT_PROJECT_DIR
 
 RUN_DATE = date(2026, 11, 30)
@@ -71,11 +77,7 @@ def test_parse_uses_the_run_database(tmp_path, monkeypatch):
 
 
 def test_interrupted_dbt_stops_the_run() -> None:
-    """dbt returns Ctrl-C as its result's exception; the run stops as interrupted."""
-    from dbt.cli.main import dbtRunnerResult
-
-    from shortpay.dbt_runner import stop_if_interrupted
-
+    """dbt returns Ctrl-C as its result's exception, and the run stops as interrupted."""
     with pytest.raises(KeyboardInterrupt):
         stop_if_interrupted(dbtRunnerResult(success=False, exception=KeyboardInterrupt()))
     stop_if_interrupted(dbtRunnerResult(success=False, exception=RuntimeError("model failed")))

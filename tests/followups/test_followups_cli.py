@@ -100,12 +100,18 @@ def test_suppress_rejects_invalid_address(paths, rules_dir, capsys):
     assert "invalid address not-an-address" in capsys.readouterr().err
 
 
-def test_resolve_unknown_for_resend(paths, rules_dir, work_db, capsys):
+def held_message(paths, rules_dir, work_db) -> str:
+    """Send D1's first notice and mark its result unknown; return its message id."""
     work_db(WorkData()).close()
     main(cli(paths, rules_dir, "send"))
     message_id = "D1:first_notice"
     outbox.record_result(paths.state_db, message_id,
                          outbox.DeliveryResult(status="unknown", error="timed out"), None)
+    return message_id
+
+
+def test_resolve_unknown_for_resend(paths, rules_dir, work_db, capsys):
+    message_id = held_message(paths, rules_dir, work_db)
 
     rejected = main(cli(paths, rules_dir, "resolve", "D1:missing", "--as", "queued",
                        "--note", "x"))
@@ -133,11 +139,7 @@ def test_resolve_rejects_sent_message(paths, rules_dir, work_db, capsys):
 
 def test_resolve_sent_keeps_business_date(paths, rules_dir, work_db, capsys):
     """The next step waits its days from the run date, not from the day of the resolve."""
-    work_db(WorkData()).close()
-    main(cli(paths, rules_dir, "send"))
-    message_id = "D1:first_notice"
-    outbox.record_result(paths.state_db, message_id,
-                         outbox.DeliveryResult(status="unknown", error="timed out"), None)
+    message_id = held_message(paths, rules_dir, work_db)
 
     code = main(cli(paths, rules_dir, "resolve", message_id, "--as", "sent",
                     "--note", "provider shows it delivered"))
