@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 INBOX ?= data/sample
 WAREHOUSE ?= data/warehouse.duckdb
+# pytest-xdist workers for `make test`; 0 runs the tests in one process.
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 
@@ -29,7 +31,7 @@ run: $(STAMP)  ## Run the main job on the bundled sample data
 	$(BIN)/shortpay run --inbox $(INBOX) --warehouse $(WAREHOUSE)
 
 test: $(STAMP) lint  ## Lint, then run the test suite
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)  ## Run ruff on the Python code and sqlfluff on the dbt models
 	$(BIN)/ruff check shortpay flows tests

@@ -82,6 +82,26 @@ final as (
     {{ in_build_scope(column, 'int_invoice_scope') }}
 {%- endmacro %}
 
+{#- The raw tables keyed by invoice, whose files int_invoice_scope_files
+    lists. -#}
+{% macro invoice_keyed_tables() -%}
+    {{ return(['invoices', 'invoice_lines', 'shipments']) }}
+{%- endmacro %}
+
+{#- Keeps the rows of a raw table keyed by invoice that sit in files holding
+    an invoice of the build's scope (see int_invoice_scope_files). A model
+    that uses it names int_invoice_scope_files in a depends_on comment. -#}
+{% macro in_invoice_scope_files(table_name, file_hash_column) -%}
+    {%- if is_incremental() -%}
+        {{ file_hash_column }} in (
+            select file_hash from {{ ref('int_invoice_scope_files') }}
+            where table_name = '{{ table_name }}'
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro delete_invoice_scope() -%}
     {{ delete_build_scope([('invoice_id', 'int_invoice_scope')]) }}
 {%- endmacro %}

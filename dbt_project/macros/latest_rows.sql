@@ -3,8 +3,9 @@
     one file the row nearest its end. Rows of a file replaced by a later
     one at the same path (stg_superseded_files) are left out. With
     scope_column, an incremental invoice-grain model reads only the rows of
-    the invoices it rebuilds (in_invoice_scope): the filter comes before
-    the ranking, so the rest of the table is never ranked. -#}
+    the invoices it rebuilds (in_invoice_scope), from the files that hold
+    them (in_invoice_scope_files): the filters come before the ranking, so
+    the rest of the table is never ranked. -#}
 {% macro latest_rows(table_name, key_columns, scope_column=none) -%}
     select ranked.*
     from (
@@ -26,6 +27,7 @@
             on extract_rows.file_hash = superseded.file_hash
         where superseded.file_hash is null
         {%- if scope_column %}
+            and {{ in_invoice_scope_files(table_name, 'extract_rows.file_hash') }}
             and {{ in_invoice_scope('extract_rows.' ~ scope_column) }}
         {%- endif %}
     ) as ranked

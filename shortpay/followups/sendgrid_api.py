@@ -12,7 +12,8 @@ Every result is classified so that no message is sent twice:
 - 400, 401, 403 and other 4xx: failed, with the reason from the response.
 - timeout or connection lost after the request went out: unknown. SendGrid
   may have accepted the message, so it is held for a person and never
-  resent automatically.
+  resent automatically. After ``MAX_UNKNOWN_IN_A_ROW`` such results in a
+  row the run stops sending, and the rest stay queued for the next run.
 
 The API key is only placed in the Authorization header. It is removed from
 every log record of the HTTP client and from every error text stored or
@@ -62,6 +63,10 @@ HTTP_CLIENT_LOGGER = "python_http_client.client"
 # Waits for a rate-limit reset allowed for one message. After that many 429
 # responses in a row the run stops sending, even when each reset was short.
 MAX_RATE_LIMIT_WAITS = 100
+# Requests in a row that time out or lose their connection before the run
+# stops sending. Each such message is held as unknown, and each waits the
+# full timeout, so a SendGrid outage would otherwise hold every due message.
+MAX_UNKNOWN_IN_A_ROW = 3
 # Endpoints of the SendGrid suppression lists read before sending.
 SUPPRESSION_LISTS = ("bounces", "invalid_emails", "spam_reports")
 
@@ -129,6 +134,7 @@ class SendGridTransport:
         self._client = sendgrid.SendGridAPIClient(api_key=settings.api_key, host=settings.host)
         self._redactor = _RedactingFilter(settings.api_key)
         logging.getLogger(HTTP_CLIENT_LOGGER).addFilter(self._redactor)
+        self._unknown_in_a_row = 0
 
     def __repr__(self) -> str:
         return f"SendGridTransport(host={self.settings.host!r}, sandbox={self.settings.sandbox})"
@@ -137,7 +143,23 @@ class SendGridTransport:
         logging.getLogger(HTTP_CLIENT_LOGGER).removeFilter(self._redactor)
 
     def send(self, message: OutboxMessage) -> DeliveryResult:
-        """Send one message, retrying only where SendGrid cannot have accepted it."""
+        """Send one message, retrying only where SendGrid cannot have accepted it.
+
+        The result stops the run's sending when it is the last of
+        ``MAX_UNKNOWN_IN_A_ROW`` unknown results in a row.
+        """
+        result = self._send(message)
+        if result.status != "unknown":
+            self._unknown_in_a_row = 0
+            return result
+        self._unknown_in_a_row += 1
+        if self._unknown_in_a_row < MAX_UNKNOWN_IN_A_ROW:
+            return result
+        log.error("SendGrid did not respond to %d messages in a row; the rest stay queued "
+                  "for the next run", self._unknown_in_a_row)
+        return replace(result, stops_delivery=True)
+
+    def _send(self, message: OutboxMessage) -> DeliveryResult:
         blocked = self.allowlist_violation(message.recipients)
         if blocked is not None:
             log.error("Message %s not sent: %s", message.message_id, blocked)

@@ -1,8 +1,9 @@
 """Compare the deductions of the published warehouse with a copy rebuilt under new rules.
 
 Both DuckDB files are attached read-only to an in-memory database, and one
-SQL query lists the deductions whose category, validity or valid amount
-would change, grouped per customer and movement. The published warehouse
+SQL query lists the deductions whose category, validity, status or
+amounts would change, grouped per customer and movement. A new tolerance
+shows as a move from ``open`` to ``written_off``. The published warehouse
 keeps ``fct_deductions`` in schema ``main``, and a rebuilt work database in
 schema ``marts``; the comparison reads whichever of the two exists.
 """
@@ -20,7 +21,7 @@ import duckdb
 logger = logging.getLogger(__name__)
 
 # One row per deduction id found in either file. A deduction missing from one
-# side shows "(none)" as its category and validity there.
+# side shows "(none)" as its category, validity and status there.
 COMPARE_SQL = """
 with current_deductions as (
     select
@@ -29,6 +30,7 @@ with current_deductions as (
         deduction_amount,
         category,
         validity,
+        status,
         valid_amount,
         invalid_amount
     from published_deductions
@@ -41,6 +43,7 @@ rebuilt_deductions as (
         deduction_amount,
         category,
         validity,
+        status,
         valid_amount,
         invalid_amount
     from rebuilt_deductions_source
@@ -56,6 +59,8 @@ paired as (
         coalesce(rebuilt.category, '(none)') as new_category,
         coalesce(published.validity, '(none)') as current_validity,
         coalesce(rebuilt.validity, '(none)') as new_validity,
+        coalesce(published.status, '(none)') as current_status,
+        coalesce(rebuilt.status, '(none)') as new_status,
         coalesce(published.valid_amount, 0) as current_valid_amount,
         coalesce(rebuilt.valid_amount, 0) as new_valid_amount,
         coalesce(published.invalid_amount, 0) as current_invalid_amount,
@@ -71,6 +76,7 @@ moved as (
     where
         current_category <> new_category
         or current_validity <> new_validity
+        or current_status <> new_status
         or current_valid_amount <> new_valid_amount
         or current_invalid_amount <> new_invalid_amount
 ),
@@ -82,6 +88,8 @@ final as (
         new_category,
         current_validity,
         new_validity,
+        current_status,
+        new_status,
         count(*) as deductions,
         cast(sum(deduction_amount) as decimal(18, 2)) as deduction_amount,
         cast(sum(new_valid_amount - current_valid_amount) as decimal(18, 2))
@@ -93,7 +101,9 @@ final as (
 )
 
 select * from final
-order by customer_id, current_category, new_category, current_validity, new_validity
+order by
+    customer_id, current_category, new_category, current_validity, new_validity,
+    current_status, new_status
 """
 
 TOTALS_SQL = """
@@ -123,19 +133,25 @@ VIEW_SQL = {
 }
 
 
+# Columns of the printed table from this one on are numbers, aligned right.
+FIRST_NUMBER_COLUMN = 4
+
+
 class PreviewError(RuntimeError):
     """A warehouse file cannot be compared."""
 
 
 @dataclass(frozen=True)
 class Movement:
-    """Deductions of one customer that move between the same categories and validities."""
+    """Deductions of one customer that move between the same categories, validities and statuses."""
 
     customer_id: str
     current_category: str
     new_category: str
     current_validity: str
     new_validity: str
+    current_status: str
+    new_status: str
     deductions: int
     deduction_amount: Decimal
     valid_amount_change: Decimal
@@ -218,10 +234,10 @@ def format_report(report: PreviewReport) -> str:
         f"valid amount change {report.valid_amount_change}",
     ]
     if not report.movements:
-        lines.append("no deduction changes category, validity or valid amount")
+        lines.append("no deduction changes category, validity, status or amounts")
         return "\n".join(lines) + "\n"
     header = (
-        "customer", "category", "validity", "count", "amount", "valid change",
+        "customer", "category", "validity", "status", "count", "amount", "valid change",
         "invalid change",
     )
     rows = [header] + [
@@ -229,6 +245,7 @@ def format_report(report: PreviewReport) -> str:
             m.customer_id,
             f"{m.current_category} -> {m.new_category}",
             f"{m.current_validity} -> {m.new_validity}",
+            f"{m.current_status} -> {m.new_status}",
             str(m.deductions),
             str(m.deduction_amount),
             str(m.valid_amount_change),
@@ -240,7 +257,7 @@ def format_report(report: PreviewReport) -> str:
     lines.append("")
     for row in rows:
         cells = [
-            cell.rjust(width) if index >= 3 else cell.ljust(width)
+            cell.rjust(width) if index >= FIRST_NUMBER_COLUMN else cell.ljust(width)
             for index, (cell, width) in enumerate(zip(row, widths, strict=True))
         ]
         lines.append("  ".join(cells).rstrip())

@@ -82,6 +82,58 @@ def test_timeout_is_held_not_resent(paths, rules_dir, work_db, fake_sendgrid, mo
     assert "timed out" in row.last_error
 
 
+def test_outage_stops_after_three_timeouts(paths, rules_dir, work_db, fake_sendgrid, monkeypatch):
+    monkeypatch.setenv("SHORTPAY_SENDGRID_TIMEOUT", "0.3")
+    fake_sendgrid.delay = 1.0
+    conn = work_db(many_deductions(5))
+
+    first = run_followups(conn, paths, AS_OF, rules_dir)
+
+    assert first.queued == 5
+    assert first.held_unknown == 3
+    assert first.deferred == 2
+    assert first.sent == 0
+    assert len(fake_sendgrid.mail_requests) == 3
+    assert statuses(paths) == {
+        "D001:first_notice": "unknown",
+        "D002:first_notice": "unknown",
+        "D003:first_notice": "unknown",
+        "D004:first_notice": "queued",
+        "D005:first_notice": "queued",
+    }
+
+    fake_sendgrid.delay = 0.0
+    second = run_followups(conn, paths, AS_OF, rules_dir)
+
+    assert second.sent == 2
+    assert second.queued == 0
+    assert [message_id_of(request["body"]) for request in fake_sendgrid.mail_requests[3:]] == [
+        "D004:first_notice", "D005:first_notice",
+    ]
+    assert set(fake_sendgrid.posts.values()) == {1}
+
+
+def test_sent_message_resets_the_timeout_count(paths, rules_dir, work_db, fake_sendgrid,
+                                               monkeypatch):
+    monkeypatch.setenv("SHORTPAY_SENDGRID_TIMEOUT", "0.3")
+    slow = {0, 1, 3, 4}
+
+    def respond(number, body):
+        if number in slow:
+            time.sleep(1.0)
+        return None
+
+    fake_sendgrid.respond = respond
+    conn = work_db(many_deductions(5))
+
+    summary = run_followups(conn, paths, AS_OF, rules_dir)
+
+    assert summary.held_unknown == 4
+    assert summary.sent == 1
+    assert summary.deferred == 0
+    assert len(fake_sendgrid.mail_requests) == 5
+
+
 def test_sandbox_flag_in_every_request(paths, rules_dir, work_db, fake_sendgrid, monkeypatch):
     monkeypatch.setenv("SHORTPAY_SENDGRID_SANDBOX", "true")
     conn = work_db(many_deductions(3))

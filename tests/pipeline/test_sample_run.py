@@ -209,7 +209,8 @@ def test_killed_run_recovers(tmp_path: Path, sample_runs, prefect_api: str):
 
 
 def test_rules_preview_moves_reviews(tmp_path: Path, sample_runs, capsys):
-    """A write-off tolerance of 1,000.00 would approve the small deductions under review."""
+    """A tolerance of 1,000.00 would approve the small deductions under review
+    and write off the small invalid ones that are still open."""
     import json
     import shutil
 
@@ -230,14 +231,23 @@ def test_rules_preview_moves_reviews(tmp_path: Path, sample_runs, capsys):
     warehouse = sample_runs["warehouse"]
     # The default rule covers every category but compliance fines and early-pay
     # discounts, which have rules of their own; a percent limit needs an invoice.
-    expected = query(
+    covered = (
+        " deduction_amount <= 1000 and invoice_id is not null"
+        " and category not in ('compliance_fine', 'early_pay_discount')"
+    )
+    approved = query(
         warehouse,
         "select count(*), sum(deduction_amount) from fct_deductions"
-        " where validity = 'needs_review' and deduction_amount <= 1000"
-        " and invoice_id is not null"
-        " and category not in ('compliance_fine', 'early_pay_discount')",
+        " where validity = 'needs_review' and" + covered,
     )[0]
-    assert expected[0] > 0
+    written_off = query(
+        warehouse,
+        "select count(*), sum(deduction_amount) from fct_deductions"
+        " where validity = 'invalid' and status = 'open' and" + covered,
+    )[0]
+    assert approved[0] > 0
+    assert written_off[0] > 0
+    expected = (approved[0] + written_off[0], approved[1] + written_off[1])
     before = table_contents(warehouse)
 
     code = main(
@@ -260,6 +270,11 @@ def test_rules_preview_moves_reviews(tmp_path: Path, sample_runs, capsys):
     assert report["rebuilt_count"] == EXPECTED_DEDUCTION_COUNT
     assert report["moved_count"] == expected[0]
     assert report["moved_amount"] == f"{expected[1]:.2f}"
+    assert sum(
+        movement["deductions"]
+        for movement in report["movements"]
+        if (movement["current_status"], movement["new_status"]) == ("open", "written_off")
+    ) == written_off[0]
     assert table_contents(warehouse) == before
 
 

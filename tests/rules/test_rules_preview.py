@@ -13,34 +13,37 @@ from shortpay.rules.preview import Movement, PreviewError, compare_warehouses, f
 CREATE = """
 create table fct_deductions (
     deduction_id varchar, customer_id varchar, deduction_amount decimal(18, 2),
-    category varchar, validity varchar, valid_amount decimal(18, 2),
+    category varchar, validity varchar, status varchar, valid_amount decimal(18, 2),
     invalid_amount decimal(18, 2)
 )
 """
 
 PUBLISHED = [
-    ("D1", "C1", "100.00", "pricing", "valid", "100.00", "0.00"),
-    ("D2", "C1", "40.50", "unidentified", "needs_review", "0.00", "0.00"),
-    ("D3", "C1", "10.25", "unidentified", "needs_review", "0.00", "0.00"),
-    ("D4", "C2", "75.00", "shortage", "valid", "75.00", "0.00"),
-    ("D5", "C2", "20.00", "damage", "needs_review", "0.00", "0.00"),
-    ("D6", "C3", "5.00", "tax", "valid", "5.00", "0.00"),
+    ("D1", "C1", "100.00", "pricing", "valid", "approved", "100.00", "0.00"),
+    ("D2", "C1", "40.50", "unidentified", "needs_review", "open", "0.00", "0.00"),
+    ("D3", "C1", "10.25", "unidentified", "needs_review", "open", "0.00", "0.00"),
+    ("D4", "C2", "75.00", "shortage", "valid", "approved", "75.00", "0.00"),
+    ("D5", "C2", "20.00", "damage", "needs_review", "open", "0.00", "0.00"),
+    ("D6", "C3", "5.00", "tax", "valid", "approved", "5.00", "0.00"),
+    ("D8", "C4", "0.40", "unidentified", "invalid", "open", "0.00", "0.40"),
 ]
 
+# D8 stays invalid, but a new tolerance writes it off: only its status moves.
 REBUILT = [
-    ("D1", "C1", "100.00", "pricing", "valid", "100.00", "0.00"),
-    ("D2", "C1", "40.50", "compliance_fine", "invalid", "0.00", "40.50"),
-    ("D3", "C1", "10.25", "compliance_fine", "invalid", "0.00", "10.25"),
-    ("D4", "C2", "75.00", "shortage", "valid", "60.00", "15.00"),
-    ("D5", "C2", "20.00", "damage", "needs_review", "0.00", "0.00"),
-    ("D7", "C3", "9.99", "freight", "needs_review", "0.00", "0.00"),
+    ("D1", "C1", "100.00", "pricing", "valid", "approved", "100.00", "0.00"),
+    ("D2", "C1", "40.50", "compliance_fine", "invalid", "open", "0.00", "40.50"),
+    ("D3", "C1", "10.25", "compliance_fine", "invalid", "open", "0.00", "10.25"),
+    ("D4", "C2", "75.00", "shortage", "valid", "approved", "60.00", "15.00"),
+    ("D5", "C2", "20.00", "damage", "needs_review", "open", "0.00", "0.00"),
+    ("D7", "C3", "9.99", "freight", "needs_review", "open", "0.00", "0.00"),
+    ("D8", "C4", "0.40", "unidentified", "invalid", "written_off", "0.00", "0.40"),
 ]
 
 
 def build_warehouse(path: Path, rows: list[tuple]) -> Path:
     conn = duckdb.connect(str(path))
     conn.execute(CREATE)
-    conn.executemany("insert into fct_deductions values (?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.executemany("insert into fct_deductions values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
     conn.close()
     return path
 
@@ -51,28 +54,32 @@ def test_preview_lists_movements(tmp_path: Path):
 
     report = compare_warehouses(published, rebuilt)
 
-    assert report.published_count == 6
-    assert report.rebuilt_count == 6
+    assert report.published_count == 7
+    assert report.rebuilt_count == 7
     assert report.movements == [
         Movement(
-            "C1", "unidentified", "compliance_fine", "needs_review", "invalid", 2,
-            Decimal("50.75"), Decimal("0.00"), Decimal("50.75"),
+            "C1", "unidentified", "compliance_fine", "needs_review", "invalid", "open", "open",
+            2, Decimal("50.75"), Decimal("0.00"), Decimal("50.75"),
         ),
         Movement(
-            "C2", "shortage", "shortage", "valid", "valid", 1,
-            Decimal("75.00"), Decimal("-15.00"), Decimal("15.00"),
+            "C2", "shortage", "shortage", "valid", "valid", "approved", "approved",
+            1, Decimal("75.00"), Decimal("-15.00"), Decimal("15.00"),
         ),
         Movement(
-            "C3", "(none)", "freight", "(none)", "needs_review", 1,
-            Decimal("9.99"), Decimal("0.00"), Decimal("0.00"),
+            "C3", "(none)", "freight", "(none)", "needs_review", "(none)", "open",
+            1, Decimal("9.99"), Decimal("0.00"), Decimal("0.00"),
         ),
         Movement(
-            "C3", "tax", "(none)", "valid", "(none)", 1,
-            Decimal("5.00"), Decimal("-5.00"), Decimal("0.00"),
+            "C3", "tax", "(none)", "valid", "(none)", "approved", "(none)",
+            1, Decimal("5.00"), Decimal("-5.00"), Decimal("0.00"),
+        ),
+        Movement(
+            "C4", "unidentified", "unidentified", "invalid", "invalid", "open", "written_off",
+            1, Decimal("0.40"), Decimal("0.00"), Decimal("0.00"),
         ),
     ]
-    assert report.moved_count == 5
-    assert report.moved_amount == Decimal("140.74")
+    assert report.moved_count == 6
+    assert report.moved_amount == Decimal("141.14")
     assert report.valid_amount_change == Decimal("-20.00")
 
 
@@ -94,9 +101,9 @@ def test_preview_identical_files(tmp_path: Path):
 
     assert report.movements == []
     assert format_report(report) == (
-        "deductions: 6 published, 6 under the new rules\n"
+        "deductions: 7 published, 7 under the new rules\n"
         "would move: 0 deductions, amount 0.00, valid amount change 0.00\n"
-        "no deduction changes category, validity or valid amount\n"
+        "no deduction changes category, validity, status or amounts\n"
     )
 
 
@@ -110,9 +117,9 @@ def test_preview_report_text(tmp_path: Path):
         "deductions: 3 published, 3 under the new rules\n"
         "would move: 2 deductions, amount 50.75, valid amount change 0.00\n"
         "\n"
-        "customer  category                         validity                 count"
+        "customer  category                         validity                 status        count"
         "  amount  valid change  invalid change\n"
-        "C1        unidentified -> compliance_fine  needs_review -> invalid      2"
+        "C1        unidentified -> compliance_fine  needs_review -> invalid  open -> open      2"
         "   50.75          0.00           50.75\n"
     )
 
@@ -123,7 +130,9 @@ def test_preview_reads_marts_schema(tmp_path: Path):
     conn = duckdb.connect(str(rebuilt))
     conn.execute("create schema marts")
     conn.execute(CREATE.replace("fct_deductions", "marts.fct_deductions"))
-    conn.executemany("insert into marts.fct_deductions values (?, ?, ?, ?, ?, ?, ?)", REBUILT[:2])
+    conn.executemany(
+        "insert into marts.fct_deductions values (?, ?, ?, ?, ?, ?, ?, ?)", REBUILT[:2]
+    )
     conn.close()
 
     report = compare_warehouses(published, rebuilt)

@@ -10,6 +10,7 @@
 }}
 
 -- depends_on: {{ ref('int_invoice_scope') }}
+-- depends_on: {{ ref('int_invoice_scope_files') }}
 -- depends_on: {{ ref('stg_invoice_lines') }}
 -- depends_on: {{ ref('stg_shipments') }}
 -- depends_on: {{ ref('stg_invoices') }}

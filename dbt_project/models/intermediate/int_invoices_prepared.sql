@@ -9,6 +9,7 @@
 }}
 
 -- depends_on: {{ ref('int_invoice_scope') }}
+-- depends_on: {{ ref('int_invoice_scope_files') }}
 -- depends_on: {{ ref('stg_invoices') }}
 
 with

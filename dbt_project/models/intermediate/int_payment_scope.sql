@@ -14,6 +14,7 @@
 
 -- depends_on: {{ ref('stg_superseded_files') }}
 -- depends_on: {{ ref('int_invoice_scope') }}
+-- depends_on: {{ ref('int_invoice_scope_files') }}
 -- depends_on: {{ ref('stg_payments') }}
 -- depends_on: {{ source('raw', 'files') }}
 -- depends_on: {{ source('raw', 'build_files') }}
@@ -93,6 +94,10 @@ changed_po_numbers as (
     select distinct po_number
     from {{ source('raw', 'invoices') }}
     where invoice_id in (select invoice_id from changed_invoices)
+        and file_hash in (
+            select file_hash from {{ ref('int_invoice_scope_files') }}
+            where table_name = 'invoices'
+        )
         and po_number is not null
 ),
 
