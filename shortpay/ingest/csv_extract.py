@@ -318,13 +318,34 @@ def header_names(data: bytes) -> list[str]:
     return names
 
 
+# Plain wording for the error types of DuckDB's CSV rejects table.
+REJECT_REASONS = {
+    "MISSING COLUMNS": "too few columns",
+    "TOO MANY COLUMNS": "too many columns",
+    "UNQUOTED VALUE": "a quoted value is not closed",
+    "LINE SIZE OVER MAXIMUM": "the line is too long",
+    "INVALID ENCODING": "invalid UTF-8",
+    "INVALID UNICODE": "invalid UTF-8",
+}
+
+
 def _record_malformed_rows(con: duckdb.DuckDBPyConnection, context: FileContext) -> None:
-    """Turn the rows DuckDB could not split into columns into issues."""
+    """Turn the rows DuckDB could not split into columns into issues.
+
+    DuckDB 2.0 records a short row once per missing column, each time with a
+    larger "Found" count, so only the error at the first column is kept.
+    """
+    reasons = " ".join(
+        f"WHEN '{error_type}' THEN '{reason}'" for error_type, reason in REJECT_REASONS.items()
+    )
     inserted = con.execute(
-        "INSERT INTO raw.ingest_issues "
-        "SELECT ?, ?, 'line ' || line, 'row could not be read: ' || string_agg(DISTINCT "
-        "lower(error_type) || ' (' || error_message || ')', '; '), 'error', ?, ? "
-        "FROM ingest_csv_reject_errors GROUP BY line ORDER BY line",
+        "INSERT INTO raw.ingest_issues "  # noqa: S608 - the CASE comes from REJECT_REASONS
+        "SELECT ?, ?, 'line ' || line, 'row could not be read: ' "
+        "|| string_agg(reason, '; ' ORDER BY first_column), 'error', ?, ? FROM ("
+        f"SELECT line, min(column_idx) AS first_column, CASE error_type {reasons} "
+        "ELSE lower(error_type) END || ' (' || arg_min(error_message, column_idx) || ')' "
+        "AS reason FROM ingest_csv_reject_errors GROUP BY line, error_type"
+        ") GROUP BY line ORDER BY line",
         [context.file_hash, context.source_file, context.run_id, context.started_at],
     ).fetchone()
     context.issue_count += inserted[0] if inserted else 0

@@ -118,29 +118,28 @@ def run_preview(args: argparse.Namespace) -> int:
     try:
         load_rules(args.rules)
     except RulesError as error:
-        print(error, file=sys.stderr)
-        return 1
+        return _preview_failed(args, str(error))
     paths = Paths.for_warehouse(args.warehouse)
     if not paths.warehouse.exists():
-        print(f"{paths.warehouse}: published warehouse not found; run `shortpay run` first",
-              file=sys.stderr)
-        return 1
+        return _preview_failed(
+            args, f"{paths.warehouse}: published warehouse not found; run `shortpay run` first"
+        )
     if not paths.work_db.exists():
-        print(f"{paths.work_db}: work database not found; run `shortpay run` first",
-              file=sys.stderr)
-        return 1
+        return _preview_failed(
+            args, f"{paths.work_db}: work database not found; run `shortpay run` first"
+        )
     as_of = args.as_of or dt.datetime.now(dt.UTC).date()
     try:
         rebuilt = Path(pipeline.rebuild_copy(paths, args.rules, as_of))
     except (OSError, RulesError, RuntimeError, duckdb.Error) as error:
         # RuntimeError covers a failing dbt build.
-        print(f"preview failed: rebuilding the warehouse copy failed: {error}", file=sys.stderr)
-        return 1
+        return _preview_failed(
+            args, f"preview failed: rebuilding the warehouse copy failed: {error}"
+        )
     try:
         report = compare_warehouses(paths.warehouse, rebuilt)
     except PreviewError as error:
-        print(f"preview failed: {error}", file=sys.stderr)
-        return 1
+        return _preview_failed(args, f"preview failed: {error}")
     finally:
         pipeline.remove_copy(rebuilt)
     if args.json:
@@ -148,4 +147,15 @@ def run_preview(args: argparse.Namespace) -> int:
     else:
         print(format_report(report), end="")
     return 0
+
+
+def _preview_failed(args: argparse.Namespace, message: str) -> int:
+    """Print why the preview failed, and with --json also a JSON report on standard output.
+
+    Returns the exit code 1.
+    """
+    print(message, file=sys.stderr)
+    if args.json:
+        print(json.dumps({"status": "failed", "error": message}))
+    return 1
 

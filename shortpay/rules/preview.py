@@ -2,8 +2,9 @@
 
 Both DuckDB files are attached read-only to an in-memory database, and one
 SQL query lists the deductions whose category, validity, status or
-amounts would change, grouped per customer and movement. A new tolerance
-shows as a move from ``open`` to ``written_off``. The published warehouse
+amounts would change, grouped per customer and movement. Under a new
+tolerance, an invalid deduction keeps its validity and moves from ``open``
+to ``written_off``, so the status is compared too. The published warehouse
 keeps ``fct_deductions`` in schema ``main``, and a rebuilt work database in
 schema ``marts``; the comparison reads whichever of the two exists.
 """

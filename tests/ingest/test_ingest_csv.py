@@ -11,6 +11,13 @@ from shortpay.ingest.loader import load_inbox
 D = Decimal
 
 
+# The header row of a remittance CSV with every column.
+REMITTANCE_HEADER = (
+    "payment_id,customer_id,payer_name,payment_date,payment_amount,currency,"
+    "line_number,invoice_reference,paid_amount,adjustment_amount,"
+    "adjustment_reason_code,adjustment_memo\n"
+)
+
 def test_csv_bom_ids_kept_as_text(cases: Path, load, query) -> None:
     summary = load(cases / "csv/invoices_bom.csv")
     assert summary.invoices == 2
@@ -108,9 +115,7 @@ def test_csv_cut_off_in_quote_keeps_good_rows(inbox: Path, tmp_path: Path, load,
     """A file cut off inside a quoted value loses only the rows from the cut on."""
     cut_off = tmp_path / "remittances_cut.csv"
     cut_off.write_text(
-        "payment_id,customer_id,payer_name,payment_date,payment_amount,currency,"
-        "line_number,invoice_reference,paid_amount,adjustment_amount,"
-        "adjustment_reason_code,adjustment_memo\n"
+        REMITTANCE_HEADER +
         "PMTX000010,C00001,Acme Markets,2026-11-02,100.00,USD,1,1001,100.00,,,\n"
         'PMTX000011,C00001,"Acme Mar'
     )
@@ -124,9 +129,31 @@ def test_csv_cut_off_in_quote_keeps_good_rows(inbox: Path, tmp_path: Path, load,
     issues = query("SELECT source_file, source_position, reason FROM raw.ingest_issues")
     assert len(issues) == 1
     assert issues[0][:2] == ("remittances/remittances_cut.csv", "line 3")
-    assert issues[0][2].startswith("row could not be read: ")
-    assert "unterminated quote" in issues[0][2]
+    assert issues[0][2] == (
+        "row could not be read: a quoted value is not closed "
+        "(Value with unterminated quote found.)"
+    )
     assert str(tmp_path) not in issues[0][2]
+
+
+def test_csv_short_row_names_its_count(inbox: Path, tmp_path: Path, load, query) -> None:
+    """A row with 8 of 12 values gets one issue with DuckDB's first, true count."""
+    short = tmp_path / "remittances_short.csv"
+    short.write_text(
+        REMITTANCE_HEADER +
+        "PMTX000010,C00001,Acme Markets,2026-11-02,100.00,USD,1,1001,100.00,,,\n"
+        "PMTX000011,C00001,Acme Markets,2026-11-02,50.00,USD,1,1002\n"
+    )
+    summary = load(short, under="remittances")
+
+    assert summary.payments == 1
+    assert query("SELECT source_position, reason FROM raw.ingest_issues") == [
+        (
+            "line 3",
+            "row could not be read: too few columns "
+            "(Expected Number of Columns: 12 Found: 8)",
+        ),
+    ]
 
 
 def test_csv_every_erp_entity_typed(inbox: Path, load, query) -> None:

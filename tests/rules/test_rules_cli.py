@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -62,6 +63,22 @@ def test_preview_rejects_invalid_rules(rules_dir: Path, tmp_path: Path, capsys):
 
     assert code == 1
     assert f"{rules_dir / 'routing.yaml'}: file not found" in capsys.readouterr().err
+
+
+def test_preview_json_reports_failure(rules_dir: Path, tmp_path: Path, capsys):
+    (rules_dir / "routing.yaml").unlink()
+
+    code = main([
+        "rules", "preview", "--rules", str(rules_dir),
+        "--warehouse", str(tmp_path / "warehouse.duckdb"), "--json",
+    ])
+
+    output = capsys.readouterr()
+    assert code == 1
+    report = json.loads(output.out)
+    assert report["status"] == "failed"
+    assert f"{rules_dir / 'routing.yaml'}: file not found" in report["error"]
+    assert f"{rules_dir / 'routing.yaml'}: file not found" in output.err
 
 
 def test_preview_needs_warehouse(rules_dir: Path, tmp_path: Path, capsys):
