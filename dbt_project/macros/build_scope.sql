@@ -88,15 +88,19 @@ final as (
     {{ return(['invoices', 'invoice_lines', 'shipments']) }}
 {%- endmacro %}
 
-{#- Keeps the rows of a raw table keyed by invoice that sit in files holding
-    an invoice of the build's scope (see int_invoice_scope_files). A model
-    that uses it names int_invoice_scope_files in a depends_on comment. -#}
+{#- The files of a raw table keyed by invoice that hold an invoice of the
+    build's scope, as a query (see int_invoice_scope_files). A model that
+    uses it names int_invoice_scope_files in a depends_on comment. -#}
+{% macro invoice_scope_files(table_name) -%}
+    select file_hash from {{ ref('int_invoice_scope_files') }}
+    where table_name = '{{ table_name }}'
+{%- endmacro %}
+
+{#- Keeps the rows of an incremental model's raw input that sit in those
+    files. -#}
 {% macro in_invoice_scope_files(table_name, file_hash_column) -%}
     {%- if is_incremental() -%}
-        {{ file_hash_column }} in (
-            select file_hash from {{ ref('int_invoice_scope_files') }}
-            where table_name = '{{ table_name }}'
-        )
+        {{ file_hash_column }} in ({{ invoice_scope_files(table_name) }})
     {%- else -%}
         true
     {%- endif -%}

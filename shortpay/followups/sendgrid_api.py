@@ -155,8 +155,8 @@ class SendGridTransport:
         self._unknown_in_a_row += 1
         if self._unknown_in_a_row < MAX_UNKNOWN_IN_A_ROW:
             return result
-        log.error("SendGrid did not respond to %d messages in a row; the rest stay queued "
-                  "for the next run", self._unknown_in_a_row)
+        log.error("%d requests to SendGrid in a row timed out or lost their connection, so "
+                  "the rest stay queued for the next run", self._unknown_in_a_row)
         return replace(result, stops_delivery=True)
 
     def _send(self, message: OutboxMessage) -> DeliveryResult:

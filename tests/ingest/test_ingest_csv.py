@@ -137,7 +137,7 @@ def test_csv_cut_off_in_quote_keeps_good_rows(inbox: Path, tmp_path: Path, load,
 
 
 def test_csv_short_row_names_its_count(inbox: Path, tmp_path: Path, load, query) -> None:
-    """A row with 8 of 12 values gets one issue with DuckDB's first, true count."""
+    """A row with 8 of 12 values gets one issue, with the count of 8 values."""
     short = tmp_path / "remittances_short.csv"
     short.write_text(
         REMITTANCE_HEADER +

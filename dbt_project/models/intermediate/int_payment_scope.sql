@@ -94,10 +94,7 @@ changed_po_numbers as (
     select distinct po_number
     from {{ source('raw', 'invoices') }}
     where invoice_id in (select invoice_id from changed_invoices)
-        and file_hash in (
-            select file_hash from {{ ref('int_invoice_scope_files') }}
-            where table_name = 'invoices'
-        )
+        and file_hash in ({{ invoice_scope_files('invoices') }})
         and po_number is not null
 ),
 
