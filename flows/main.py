@@ -120,7 +120,7 @@ def main_flow(
             quality = timed("quality", check_quality, paths, run_id, as_of, expectations_dir)
             if quality.get("blocking_failed"):
                 raise PipelineError("quality", describe_blocking_checks(quality))
-            timed("exceptions", build_exceptions, paths, as_of, run_id)
+            timed("exceptions", build_exceptions, paths, as_of)
             summary = timed("summary", summarize_build, paths.work_db)
             if not all(summary["balances"].values()):
                 raise PipelineError("balances", f"sums do not balance: {summary['balances']}")

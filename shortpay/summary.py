@@ -163,10 +163,12 @@ def format_summary(summary: dict) -> str:
         f"  invoices: {invoices['count']} invoiced {invoices['invoiced']}: applied"
         f" {invoices['applied']}, discounts {invoices['discounts']}, deducted"
         f" {invoices['deducted']}, open {invoices['open']}",
-        f"  deductions: {deductions['count']} totalling {deductions['amount']}: valid part"
-        f" {deductions['valid']}, invalid part {deductions['invalid']}, awaiting review"
-        f" {deductions['needs_review']}",
-        "    by validity:",
+        f"  deductions: {deductions['count']} totalling {deductions['amount']}, split by"
+        f" amount: valid {deductions['valid']}, invalid {deductions['invalid']}, awaiting"
+        f" review {deductions['needs_review']}",
+        # A deduction split by a decision has a valid and an invalid amount.
+        # Its validity is invalid, and the table below counts it once.
+        "    whole deductions by validity (a split one counts as invalid):",
     ]
     for validity, values in deductions["by_validity"].items():
         lines.append(f"      {validity:<18} {values['count']:>6} {values['amount']:>16}")

@@ -9,7 +9,7 @@ import duckdb
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from shortpay.dbt_runner import DbtResult, common_arguments, parsed_project, run_dbt_build
+from shortpay.dbt_runner import DbtResult, common_arguments, parse_project, run_dbt_build
 from shortpay.settings import Paths
 
 # The exceptions mart reads the data-quality failures, so it is built after
@@ -80,11 +80,11 @@ def build_models(
     )
     # A project that does not parse fails here, before the build is marked
     # as started, so the next run does not plan a full build because of it.
-    parsed_project(run_id, common_arguments(paths.work_dir), as_of, paths.work_db)
+    parse_project(common_arguments(paths.work_dir), as_of, paths.work_db)
     start_build(paths.work_db, run_id)
     run_dbt_build(
         paths.work_db, paths.work_dir, as_of,
-        exclude=EXCEPTIONS_MODELS, incremental=plan.incremental, run_id=run_id,
+        exclude=EXCEPTIONS_MODELS, incremental=plan.incremental, shared_parse=True,
         # The project is the last completed build's (plan_build checks
         # this), so the views that build made are current.
         keep_views=plan.incremental,
@@ -119,10 +119,10 @@ def check_quality(paths: Paths, run_id: str, as_of: date, suites_dir: Path) -> d
 
 
 @task(cache_policy=NO_CACHE, timeout_seconds=3600)
-def build_exceptions(paths: Paths, as_of: date, run_id: str) -> DbtResult:
+def build_exceptions(paths: Paths, as_of: date) -> DbtResult:
     """Build and test the exceptions queue from every stage's findings."""
     return run_dbt_build(
-        paths.work_db, paths.work_dir, as_of, select=EXCEPTIONS_MODELS, run_id=run_id
+        paths.work_db, paths.work_dir, as_of, select=EXCEPTIONS_MODELS, shared_parse=True
     )
 
 

@@ -160,6 +160,16 @@ class Movement:
 
 
 @dataclass(frozen=True)
+class StatusMove:
+    """All moved deductions that go from one status to another (or keep it)."""
+
+    current_status: str
+    new_status: str
+    deductions: int
+    deduction_amount: Decimal
+
+
+@dataclass(frozen=True)
 class PreviewReport:
     """Changes that new rules would make, compared with the published warehouse."""
 
@@ -179,6 +189,19 @@ class PreviewReport:
     def valid_amount_change(self) -> Decimal:
         return sum((m.valid_amount_change for m in self.movements), Decimal("0.00"))
 
+    def status_moves(self) -> list[StatusMove]:
+        """Return the count and amount of the deductions of each status move."""
+        totals: dict[tuple[str, str], tuple[int, Decimal]] = {}
+        for m in self.movements:
+            count, amount = totals.get((m.current_status, m.new_status), (0, Decimal("0.00")))
+            totals[(m.current_status, m.new_status)] = (
+                count + m.deductions, amount + m.deduction_amount,
+            )
+        return [
+            StatusMove(current, new, count, amount)
+            for (current, new), (count, amount) in sorted(totals.items())
+        ]
+
     def as_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data with amounts as text."""
         return {
@@ -187,6 +210,10 @@ class PreviewReport:
             "moved_count": self.moved_count,
             "moved_amount": str(self.moved_amount),
             "valid_amount_change": str(self.valid_amount_change),
+            "status_moves": [
+                {**asdict(move), "deduction_amount": str(move.deduction_amount)}
+                for move in self.status_moves()
+            ],
             "movements": [
                 {
                     name: str(value) if isinstance(value, Decimal) else value
@@ -262,4 +289,15 @@ def format_report(report: PreviewReport) -> str:
             for index, (cell, width) in enumerate(zip(row, widths, strict=True))
         ]
         lines.append("  ".join(cells).rstrip())
+    moves = [
+        (f"{move.current_status} -> {move.new_status}", str(move.deductions),
+         str(move.deduction_amount))
+        for move in report.status_moves()
+    ]
+    widths = [max(len(row[i]) for row in moves) for i in range(3)]
+    lines += ["", "by status:"]
+    for move_name, count, amount in moves:
+        lines.append(
+            f"  {move_name.ljust(widths[0])}  {count.rjust(widths[1])}  {amount.rjust(widths[2])}"
+        )
     return "\n".join(lines) + "\n"

@@ -270,11 +270,14 @@ def test_rules_preview_moves_reviews(tmp_path: Path, sample_runs, capsys):
     assert report["rebuilt_count"] == EXPECTED_DEDUCTION_COUNT
     assert report["moved_count"] == expected[0]
     assert report["moved_amount"] == f"{expected[1]:.2f}"
-    assert sum(
-        movement["deductions"]
-        for movement in report["movements"]
-        if (movement["current_status"], movement["new_status"]) == ("open", "written_off")
-    ) == written_off[0]
+    status_moves = {
+        (move["current_status"], move["new_status"]): (move["deductions"], move["deduction_amount"])
+        for move in report["status_moves"]
+    }
+    assert status_moves == {
+        ("open", "approved"): (approved[0], f"{approved[1]:.2f}"),
+        ("open", "written_off"): (written_off[0], f"{written_off[1]:.2f}"),
+    }
     assert table_contents(warehouse) == before
 
 

@@ -8,7 +8,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from shortpay.rules.preview import Movement, PreviewError, compare_warehouses, format_report
+from shortpay.rules.preview import (
+    Movement,
+    PreviewError,
+    StatusMove,
+    compare_warehouses,
+    format_report,
+)
 
 CREATE = """
 create table fct_deductions (
@@ -81,6 +87,17 @@ def test_preview_lists_movements(tmp_path: Path):
     assert report.moved_count == 6
     assert report.moved_amount == Decimal("141.14")
     assert report.valid_amount_change == Decimal("-20.00")
+    assert report.status_moves() == [
+        StatusMove("(none)", "open", 1, Decimal("9.99")),
+        StatusMove("approved", "(none)", 1, Decimal("5.00")),
+        StatusMove("approved", "approved", 1, Decimal("75.00")),
+        StatusMove("open", "open", 2, Decimal("50.75")),
+        StatusMove("open", "written_off", 1, Decimal("0.40")),
+    ]
+    assert report.as_dict()["status_moves"][-1] == {
+        "current_status": "open", "new_status": "written_off",
+        "deductions": 1, "deduction_amount": "0.40",
+    }
 
 
 def test_preview_leaves_files_unchanged(tmp_path: Path):
@@ -121,6 +138,9 @@ def test_preview_report_text(tmp_path: Path):
         "  amount  valid change  invalid change\n"
         "C1        unidentified -> compliance_fine  needs_review -> invalid  open -> open      2"
         "   50.75          0.00           50.75\n"
+        "\n"
+        "by status:\n"
+        "  open -> open  2  50.75\n"
     )
 
 
