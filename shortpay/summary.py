@@ -166,9 +166,9 @@ def format_summary(summary: dict) -> str:
         f"  deductions: {deductions['count']} totalling {deductions['amount']}, split by"
         f" amount: valid {deductions['valid']}, invalid {deductions['invalid']}, awaiting"
         f" review {deductions['needs_review']}",
-        # A deduction split by a decision has a valid and an invalid amount.
-        # Its validity is invalid, and the table below counts it once.
-        "    whole deductions by validity (a split one counts as invalid):",
+        # Evidence or a decision can split a deduction into a valid and an
+        # invalid amount. Its validity is then invalid, and the table counts it once.
+        "    whole deductions by validity (one with an invalid part counts as invalid):",
     ]
     for validity, values in deductions["by_validity"].items():
         lines.append(f"      {validity:<18} {values['count']:>6} {values['amount']:>16}")

@@ -16,7 +16,9 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,10 @@ TRUE_WORDS = ("true", "yes", "y", "1")
 FALSE_WORDS = ("false", "no", "n", "0")
 
 DECIMAL_SCALES = {"money": 2, "price": 4, "quantity": 4, "rate": 6}
+
+
+# A line number past the end of any file.
+MAX_LINE = 2**62
 
 
 class CsvRejected(Exception):
@@ -203,11 +209,16 @@ def _blank_lines(data: bytes) -> list[int]:
     return [number for number, line in enumerate(lines, start=1) if not line.strip()]
 
 
-def _drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
+def _drop_read_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the temp tables of one read of a file: its rows and DuckDB's rejects."""
     con.execute("DROP TABLE IF EXISTS ingest_csv_stage")
-    con.execute("DROP TABLE IF EXISTS ingest_csv_checked")
     con.execute("DROP TABLE IF EXISTS ingest_csv_reject_errors")
     con.execute("DROP TABLE IF EXISTS ingest_csv_reject_scans")
+
+
+def _drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
+    _drop_read_tables(con)
+    con.execute("DROP TABLE IF EXISTS ingest_csv_checked")
 
 
 def stage_csv(
@@ -223,9 +234,64 @@ def stage_csv(
     column per spec (trimmed, empty as NULL) and ``reasons`` ('' for a good
     row). Raises CsvRejected when the file cannot be read or lacks a required
     column.
+
+    After a quoted value that is never closed, DuckDB reads the following
+    lines wrongly, up to the end of the file or to where the quotes pair up
+    again. Its rows after that row are dropped, and the rest of the file,
+    from the line after that row's first line, is read again as a file of
+    its own with the same header, so the good rows there still load.
     """
     _drop_temp_tables(con)
     columns = {name: "VARCHAR" for name in header_names(data)}
+    header_line = data[: data.index(b"\n") + 1] if b"\n" in data else data
+    segment_path, segment_data, line_offset = csv_path, data, 0
+    scratch: Path | None = None
+    try:
+        while True:
+            unclosed = _stage_segment(
+                con, context, segment_path, segment_data, specs, columns, line_offset
+            )
+            rest = _rest_after_row(segment_data, unclosed) if unclosed else None
+            if rest is None:
+                break
+            rest_data, first_rest_line = rest
+            if scratch is None:
+                handle, name = tempfile.mkstemp(prefix="shortpay-csv-", suffix=".csv")
+                os.close(handle)
+                scratch = Path(name)
+            segment_data = header_line + rest_data
+            scratch.write_bytes(segment_data)
+            segment_path = scratch
+            # Line 2 of the new segment is first_rest_line of the last one.
+            line_offset += first_rest_line - 2
+    finally:
+        if scratch is not None:
+            scratch.unlink(missing_ok=True)
+    bad_rows = con.execute(
+        "INSERT INTO raw.ingest_issues SELECT ?, ?, 'line ' || line, reasons, 'error', ?, ? "
+        "FROM ingest_csv_checked WHERE reasons <> '' ORDER BY line",
+        [context.file_hash, context.source_file, context.run_id, context.started_at],
+    ).fetchone()
+    context.issue_count += bad_rows[0] if bad_rows else 0
+
+
+def _stage_segment(
+    con: duckdb.DuckDBPyConnection,
+    context: FileContext,
+    csv_path: Path,
+    data: bytes,
+    specs: list[ColumnSpec],
+    columns: dict[str, str],
+    line_offset: int,
+) -> int | None:
+    """Read one file (a whole CSV, or the rest of one) and add its rows to the checked table.
+
+    ``line_offset`` is added to every line number of this file, and the
+    first file (offset 0) creates the checked table. Returns the line (in
+    this file) of the first row with a quoted value that is not closed, or
+    None.
+    """
+    _drop_read_tables(con)
     try:
         con.execute(
             # Rows of a table written in an open transaction have no usable rowid,
@@ -258,7 +324,14 @@ def stage_csv(
             f"(the header has: {', '.join(header)})"
         )
 
-    _record_malformed_rows(con, context)
+    # DuckDB goes on reading after such a row from wherever the quotes
+    # happen to pair up again, so its rows and errors after that row are
+    # dropped here, and the rest of the file is read again (see stage_csv).
+    unclosed = con.execute(
+        "SELECT min(line) FROM ingest_csv_reject_errors WHERE error_type = 'UNQUOTED VALUE'"
+    ).fetchone()[0]
+    last_line = unclosed if unclosed is not None else MAX_LINE
+    _record_malformed_rows(con, context, line_offset, last_line)
     _build_line_map(con, data)
 
     selected = []
@@ -279,19 +352,39 @@ def stage_csv(
         if reason is not None:
             reasons.append(reason)
     reasons_sql = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
-    # The SQL is built from the column specs and the quoted header names only.
-    con.execute(
-        "CREATE TEMP TABLE ingest_csv_checked AS "  # noqa: S608
-        f"SELECT *, {reasons_sql} AS reasons FROM ("
-        f"SELECT m.line, {', '.join(selected)} FROM ingest_csv_stage AS s "
-        f"JOIN ingest_csv_line_map AS m ON m.row_index = s.ingest_row_index)"
+    target = "CREATE TEMP TABLE ingest_csv_checked AS" if line_offset == 0 else (
+        "INSERT INTO ingest_csv_checked"
     )
-    bad_rows = con.execute(
-        "INSERT INTO raw.ingest_issues SELECT ?, ?, 'line ' || line, reasons, 'error', ?, ? "
-        "FROM ingest_csv_checked WHERE reasons <> '' ORDER BY line",
-        [context.file_hash, context.source_file, context.run_id, context.started_at],
-    ).fetchone()
-    context.issue_count += bad_rows[0] if bad_rows else 0
+    # The SQL is built from the column specs and the quoted header names only.
+    query = (
+        f"{target} SELECT *, {reasons_sql} AS reasons FROM ("  # noqa: S608
+        f"SELECT m.line + ? AS line, {', '.join(selected)} FROM ingest_csv_stage AS s "
+        "JOIN ingest_csv_line_map AS m ON m.row_index = s.ingest_row_index "
+        "WHERE m.line < ?)"
+    )
+    con.execute(query, [line_offset, last_line])
+    return unclosed
+
+
+def _rest_after_row(data: bytes, row: int) -> tuple[bytes, int] | None:
+    """Return the bytes after the first line of CSV row ``row`` and the number of their first line.
+
+    DuckDB numbers rows, not lines: the header is row 1, and a row with a
+    quoted line break is one row on several lines. Python's csv module
+    counts both. Returns None when nothing but blank lines follows.
+    """
+    reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
+    lines_before = 0
+    for number, _ in enumerate(reader, start=1):
+        if number == row - 1:
+            lines_before = reader.line_num
+            break
+    # The row starts on line lines_before + 1, and the rest after that line.
+    lines = data.split(b"\n")
+    rest_lines = lines[lines_before + 1:]
+    if not b"".join(rest_lines).strip():
+        return None
+    return b"\n".join(rest_lines), lines_before + 2
 
 
 def header_names(data: bytes) -> list[str]:
@@ -329,8 +422,10 @@ REJECT_REASONS = {
 }
 
 
-def _record_malformed_rows(con: duckdb.DuckDBPyConnection, context: FileContext) -> None:
-    """Turn the rows DuckDB could not split into columns into issues.
+def _record_malformed_rows(
+    con: duckdb.DuckDBPyConnection, context: FileContext, line_offset: int, last_line: int
+) -> None:
+    """Turn the rows DuckDB could not split into columns, up to ``last_line``, into issues.
 
     DuckDB 2.0 records a short row once per missing column, each time with a
     larger "Found" count, so only the error at the first column is kept.
@@ -340,13 +435,14 @@ def _record_malformed_rows(con: duckdb.DuckDBPyConnection, context: FileContext)
     )
     inserted = con.execute(
         "INSERT INTO raw.ingest_issues "  # noqa: S608 - the CASE comes from REJECT_REASONS
-        "SELECT ?, ?, 'line ' || line, 'row could not be read: ' "
+        "SELECT ?, ?, 'line ' || (line + ?), 'row could not be read: ' "
         "|| string_agg(reason, '; ' ORDER BY first_column), 'error', ?, ? FROM ("
         f"SELECT line, min(column_idx) AS first_column, CASE error_type {reasons} "
         "ELSE lower(error_type) END || ' (' || arg_min(error_message, column_idx) || ')' "
-        "AS reason FROM ingest_csv_reject_errors GROUP BY line, error_type"
+        "AS reason FROM ingest_csv_reject_errors WHERE line <= ? GROUP BY line, error_type"
         ") GROUP BY line ORDER BY line",
-        [context.file_hash, context.source_file, context.run_id, context.started_at],
+        [context.file_hash, context.source_file, line_offset, context.run_id,
+         context.started_at, last_line],
     ).fetchone()
     context.issue_count += inserted[0] if inserted else 0
 

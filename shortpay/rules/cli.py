@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     preview = commands.add_parser(
         "preview",
-        help="show which deductions would change category or validity under the rules",
+        help="show which deductions would change category, validity or status under the rules",
     )
     _add_rules_option(preview)
     preview.add_argument(
@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     preview.add_argument(
         "--as-of", type=dt.date.fromisoformat, default=None,
-        help="evaluation date as YYYY-MM-DD (default: today in UTC)",
+        help="evaluation date as YYYY-MM-DD (default: today, as for `shortpay run`)",
     )
     preview.add_argument("--json", action="store_true", help="print the result as JSON")
     preview.set_defaults(handler=run_preview)
@@ -128,7 +128,8 @@ def run_preview(args: argparse.Namespace) -> int:
         return _preview_failed(
             args, f"{paths.work_db}: work database not found; run `shortpay run` first"
         )
-    as_of = args.as_of or dt.datetime.now(dt.UTC).date()
+    # The same default as `shortpay run`, so the preview ages deductions alike.
+    as_of = args.as_of or dt.date.today()
     try:
         rebuilt = Path(pipeline.rebuild_copy(paths, args.rules, as_of))
     except (OSError, RulesError, RuntimeError, duckdb.Error) as error:

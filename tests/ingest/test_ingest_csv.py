@@ -136,6 +136,37 @@ def test_csv_cut_off_in_quote_keeps_good_rows(inbox: Path, tmp_path: Path, load,
     assert str(tmp_path) not in issues[0][2]
 
 
+def test_csv_unclosed_quote_keeps_later_rows(inbox: Path, tmp_path: Path, load, query) -> None:
+    """Rows after a quoted value that is never closed still load, at their own lines."""
+    unclosed = tmp_path / "remittances_unclosed.csv"
+    good = "C00001,Acme Markets,2026-11-02,{0},USD,1,{1},{0},,,\n"
+    unclosed.write_text(
+        REMITTANCE_HEADER
+        + "PMTX000010," + good.format("100.00", "1001")
+        + 'PMTX000011,C00001,"Acme Mar,2026-11-02,50.00,USD,1,1002,50.00,,,\n'
+        + "PMTX000012," + good.format("200.00", "1003")
+        + 'PMTX000013,C00001,"Acme,2026-11-02,60.00,USD,1,1004,60.00,,,\n'
+        + "PMTX000014," + good.format("300.00", "1005")
+    )
+    summary = load(unclosed, under="remittances")
+
+    assert summary.payments == 3
+    assert query(
+        "SELECT payment_id, payment_amount, source_position FROM raw.payments ORDER BY payment_id"
+    ) == [
+        ("PMTX000010", D("100.00"), "line 2"),
+        ("PMTX000012", D("200.00"), "line 4"),
+        ("PMTX000014", D("300.00"), "line 6"),
+    ]
+    reason = (
+        "row could not be read: a quoted value is not closed "
+        "(Value with unterminated quote found.)"
+    )
+    assert query(
+        "SELECT source_position, reason FROM raw.ingest_issues ORDER BY source_position"
+    ) == [("line 3", reason), ("line 5", reason)]
+
+
 def test_csv_short_row_names_its_count(inbox: Path, tmp_path: Path, load, query) -> None:
     """A row with 8 of 12 values gets one issue, with the count of 8 values."""
     short = tmp_path / "remittances_short.csv"
