@@ -161,7 +161,7 @@ def format_summary(summary: dict) -> str:
         f" invoices {payments['applied']}, unapplied {payments['unapplied']}, deducted at"
         f" payment level {payments['payment_level_deductions']}",
         f"  invoices: {invoices['count']} invoiced {invoices['invoiced']}: applied"
-        f" {invoices['applied']}, discounts {invoices['discounts']}, deducted"
+        f" {invoices['applied']}, discounts taken {invoices['discounts']}, deducted"
         f" {invoices['deducted']}, open {invoices['open']}",
         f"  deductions: {deductions['count']} totalling {deductions['amount']}, split by"
         f" amount: valid {deductions['valid']}, invalid {deductions['invalid']}, awaiting"
