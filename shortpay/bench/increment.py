@@ -131,8 +131,8 @@ def run_increment_benchmark(
         for path in day.iterdir():
             os.link(path, base / path.name)
         logger.info("bench: running the pipeline again with the day's files added")
-        # A daily run is a process of its own, which parses the dbt project
-        # again (partially); this process would reuse the base run's parse.
+        # A daily run is a process of its own and parses the dbt project
+        # again (partially), so the base run's parse is dropped here.
         forget_parsed_project()
         day_result, day_seconds, day_peak = timed_run(
             pipeline, base, warehouse, Path(rules_dir), increment_as_of)

@@ -324,9 +324,8 @@ def _stage_segment(
             f"(the header has: {', '.join(header)})"
         )
 
-    # DuckDB goes on reading after such a row from wherever the quotes
-    # happen to pair up again, so its rows and errors after that row are
-    # dropped here, and the rest of the file is read again (see stage_csv).
+    # Rows and errors after a row with an unclosed quote are dropped,
+    # because stage_csv reads the rest of the file again.
     unclosed = con.execute(
         "SELECT min(line) FROM ingest_csv_reject_errors WHERE error_type = 'UNQUOTED VALUE'"
     ).fetchone()[0]
@@ -373,6 +372,9 @@ def _rest_after_row(data: bytes, row: int) -> tuple[bytes, int] | None:
     quoted line break is one row on several lines. Python's csv module
     counts both. Returns None when nothing but blank lines follows.
     """
+    if row < 2:
+        # The header itself: there is no row to read again after.
+        return None
     reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
     lines_before = 0
     for number, _ in enumerate(reader, start=1):

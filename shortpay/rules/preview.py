@@ -161,7 +161,7 @@ class Movement:
 
 @dataclass(frozen=True)
 class StatusMove:
-    """All moved deductions that go from one status to another (or keep it)."""
+    """Totals of the moved deductions that share a current and a new status."""
 
     current_status: str
     new_status: str

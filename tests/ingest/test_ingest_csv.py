@@ -18,6 +18,19 @@ REMITTANCE_HEADER = (
     "adjustment_reason_code,adjustment_memo\n"
 )
 
+# The issue of a row whose quoted value is never closed.
+UNCLOSED_QUOTE = (
+    "row could not be read: a quoted value is not closed "
+    "(Value with unterminated quote found.)"
+)
+
+
+def load_remittances(load, tmp_path: Path, name: str, rows: str):
+    """Write a remittance CSV of the given rows under the contract header and load it."""
+    path = tmp_path / name
+    path.write_text(REMITTANCE_HEADER + rows)
+    return load(path, under="remittances")
+
 def test_csv_bom_ids_kept_as_text(cases: Path, load, query) -> None:
     summary = load(cases / "csv/invoices_bom.csv")
     assert summary.invoices == 2
@@ -113,13 +126,11 @@ def test_csv_missing_column_rejects_file(cases: Path, load, query) -> None:
 
 def test_csv_cut_off_in_quote_keeps_good_rows(inbox: Path, tmp_path: Path, load, query) -> None:
     """A file cut off inside a quoted value loses only the rows from the cut on."""
-    cut_off = tmp_path / "remittances_cut.csv"
-    cut_off.write_text(
-        REMITTANCE_HEADER +
+    summary = load_remittances(
+        load, tmp_path, "remittances_cut.csv",
         "PMTX000010,C00001,Acme Markets,2026-11-02,100.00,USD,1,1001,100.00,,,\n"
-        'PMTX000011,C00001,"Acme Mar'
+        'PMTX000011,C00001,"Acme Mar',
     )
-    summary = load(cut_off, under="remittances")
 
     assert summary.files_loaded == 1
     assert summary.payments == 1
@@ -129,26 +140,21 @@ def test_csv_cut_off_in_quote_keeps_good_rows(inbox: Path, tmp_path: Path, load,
     issues = query("SELECT source_file, source_position, reason FROM raw.ingest_issues")
     assert len(issues) == 1
     assert issues[0][:2] == ("remittances/remittances_cut.csv", "line 3")
-    assert issues[0][2] == (
-        "row could not be read: a quoted value is not closed "
-        "(Value with unterminated quote found.)"
-    )
+    assert issues[0][2] == UNCLOSED_QUOTE
     assert str(tmp_path) not in issues[0][2]
 
 
 def test_csv_unclosed_quote_keeps_later_rows(inbox: Path, tmp_path: Path, load, query) -> None:
     """Rows after a quoted value that is never closed still load, at their own lines."""
-    unclosed = tmp_path / "remittances_unclosed.csv"
     good = "C00001,Acme Markets,2026-11-02,{0},USD,1,{1},{0},,,\n"
-    unclosed.write_text(
-        REMITTANCE_HEADER
-        + "PMTX000010," + good.format("100.00", "1001")
+    summary = load_remittances(
+        load, tmp_path, "remittances_unclosed.csv",
+        "PMTX000010," + good.format("100.00", "1001")
         + 'PMTX000011,C00001,"Acme Mar,2026-11-02,50.00,USD,1,1002,50.00,,,\n'
         + "PMTX000012," + good.format("200.00", "1003")
         + 'PMTX000013,C00001,"Acme,2026-11-02,60.00,USD,1,1004,60.00,,,\n'
-        + "PMTX000014," + good.format("300.00", "1005")
+        + "PMTX000014," + good.format("300.00", "1005"),
     )
-    summary = load(unclosed, under="remittances")
 
     assert summary.payments == 3
     assert query(
@@ -158,24 +164,18 @@ def test_csv_unclosed_quote_keeps_later_rows(inbox: Path, tmp_path: Path, load, 
         ("PMTX000012", D("200.00"), "line 4"),
         ("PMTX000014", D("300.00"), "line 6"),
     ]
-    reason = (
-        "row could not be read: a quoted value is not closed "
-        "(Value with unterminated quote found.)"
-    )
     assert query(
         "SELECT source_position, reason FROM raw.ingest_issues ORDER BY source_position"
-    ) == [("line 3", reason), ("line 5", reason)]
+    ) == [("line 3", UNCLOSED_QUOTE), ("line 5", UNCLOSED_QUOTE)]
 
 
 def test_csv_short_row_names_its_count(inbox: Path, tmp_path: Path, load, query) -> None:
     """A row with 8 of 12 values gets one issue, with the count of 8 values."""
-    short = tmp_path / "remittances_short.csv"
-    short.write_text(
-        REMITTANCE_HEADER +
+    summary = load_remittances(
+        load, tmp_path, "remittances_short.csv",
         "PMTX000010,C00001,Acme Markets,2026-11-02,100.00,USD,1,1001,100.00,,,\n"
-        "PMTX000011,C00001,Acme Markets,2026-11-02,50.00,USD,1,1002\n"
+        "PMTX000011,C00001,Acme Markets,2026-11-02,50.00,USD,1,1002\n",
     )
-    summary = load(short, under="remittances")
 
     assert summary.payments == 1
     assert query("SELECT source_position, reason FROM raw.ingest_issues") == [
