@@ -63,7 +63,7 @@ def run_dbt_build(
     dbt_project/macros/engine.sql).
 
     With ``shared_parse`` the build uses the process's last parse of the
-    project when nothing it depends on has changed (see parsed_project),
+    project when nothing it depends on has changed (see parse_project),
     so the run's second build (the exceptions queue) skips parsing, which
     took 0.5 to 1 s at a million invoices in a run of its own process.
 
@@ -195,9 +195,10 @@ def parsed_project(common: list[str], as_of: date, work_db: Path) -> Manifest:
     not compile a compiled node again: a second build would run a model's
     old SQL without the models it inlines. Each build therefore gets its
     own copy (0.1 s here), made by dbt's ``Manifest.deepcopy``.
-    ``copy.deepcopy`` does not do: the copy's lookups fail with
+    ``copy.deepcopy`` fails here: the copy's lookups raise
     "RefableLookup.find() missing 1 required positional argument". dbt's
-    copy leaves out two things of the parse, which are set again here.
+    copy leaves out the environment variables that the parse read and the
+    parent and child maps, so both are set again here.
     """
     cached = parse_project(common, as_of, work_db)
     manifest = cached.deepcopy()
