@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from dbt.cli.main import dbtRunner, dbtRunnerResult
@@ -36,6 +37,9 @@ TABLES_AND_TESTS = "config.materialized:table config.materialized:incremental re
 # The last parsed project of this process, keyed by what the parse depends
 # on (see parse_key).
 _parsed: dict[tuple[str, tuple[str, ...], date, str], Manifest] = {}
+
+# Rows of a failed test that its error message shows.
+SHOWN_FAILING_ROWS = 5
 
 # Arguments whose values name one run's folders, which the parse does not
 # depend on.
@@ -105,7 +109,9 @@ def run_dbt_build(
                 result.nodes_passed += 1
         elif status in ("error", "fail", "runtime error"):
             message = " ".join((node_result.message or "").split())
-            result.failures.append(f"{node_result.node.name}: {status}: {message[:500]}")
+            if is_test and status == "fail":
+                message += _failing_rows(work_db, node_result.node)
+            result.failures.append(f"{node_result.node.name}: {status}: {message[:1000]}")
     if not outcome.success:
         raise DbtBuildError(
             "dbt build failed: " + "; ".join(result.failures or ["see dbt logs"])
@@ -220,6 +226,34 @@ def stop_if_interrupted(outcome: dbtRunnerResult) -> None:
 
 def _describe(error: BaseException) -> str:
     return str(error) or type(error).__name__
+
+
+def _failing_rows(work_db: Path, node: Any) -> str:
+    """Return the first rows that a failed test found, for its error message.
+
+    dbt reports only their number. Returns an empty string when the test
+    cannot be queried again.
+    """
+    sql = getattr(node, "compiled_code", None)
+    if not sql:
+        return ""
+    connection = duckdb.connect(str(work_db), read_only=True)
+    try:
+        cursor = connection.execute(
+            f"select * from ({sql}) order by all limit {SHOWN_FAILING_ROWS}"  # noqa: S608
+        )
+        names = [column[0] for column in cursor.description]
+        rows = cursor.fetchall()
+    except duckdb.Error as error:
+        log.warning("the failing rows of %s could not be read: %s", node.name, error)
+        return ""
+    finally:
+        connection.close()
+    listed_rows = " | ".join(
+        ", ".join(f"{name}={value}" for name, value in zip(names, row, strict=True))
+        for row in rows
+    )
+    return f" (first rows: {listed_rows})" if listed_rows else ""
 
 
 def _missing_views(work_db: Path, manifest: Manifest) -> list[str]:

@@ -157,14 +157,16 @@ def format_summary(summary: dict) -> str:
         f" {ingest.get('files_unsupported', 0)} not a known format,"
         f" {ingest.get('files_duplicate', 0)} read before (same content)",
         *_build_line(summary.get("build")),
+        # Each of the next three lines is a sum that the sums line checks. A
+        # payment-level deduction is cash the customer kept, so it is subtracted.
         f"  payments: {payments['count']} received {payments['received']}: applied to"
-        f" invoices {payments['applied']}, unapplied {payments['unapplied']}, deducted at"
-        f" payment level {payments['payment_level_deductions']}",
+        f" invoices {payments['applied']} + unapplied {payments['unapplied']} - deducted"
+        f" at payment level {payments['payment_level_deductions']}",
         f"  invoices: {invoices['count']} invoiced {invoices['invoiced']}: applied"
-        f" {invoices['applied']}, discounts taken {invoices['discounts']}, deducted"
-        f" {invoices['deducted']}, open {invoices['open']}",
+        f" {invoices['applied']} + discounts taken {invoices['discounts']} + deducted"
+        f" {invoices['deducted']} + open {invoices['open']}",
         f"  deductions: {deductions['count']} totalling {deductions['amount']}, split by"
-        f" amount: valid {deductions['valid']}, invalid {deductions['invalid']}, awaiting"
+        f" amount: valid {deductions['valid']} + invalid {deductions['invalid']} + awaiting"
         f" review {deductions['needs_review']}",
         # Evidence or a decision can split a deduction into a valid and an
         # invalid amount. Its validity is then invalid, and the table counts it once.

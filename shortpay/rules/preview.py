@@ -96,7 +96,8 @@ final as (
         cast(sum(new_valid_amount - current_valid_amount) as decimal(18, 2))
             as valid_amount_change,
         cast(sum(new_invalid_amount - current_invalid_amount) as decimal(18, 2))
-            as invalid_amount_change
+            as invalid_amount_change,
+        cast(sum(new_invalid_amount) as decimal(18, 2)) as new_invalid_amount
     from moved
     group by all
 )
@@ -157,6 +158,9 @@ class Movement:
     deduction_amount: Decimal
     valid_amount_change: Decimal
     invalid_amount_change: Decimal
+    # The invalid amount of these deductions under the new rules. For a move
+    # to written_off, that is the money written off.
+    new_invalid_amount: Decimal
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,7 @@ class StatusMove:
     new_status: str
     deductions: int
     deduction_amount: Decimal
+    new_invalid_amount: Decimal
 
 
 @dataclass(frozen=True)
@@ -190,16 +195,19 @@ class PreviewReport:
         return sum((m.valid_amount_change for m in self.movements), Decimal("0.00"))
 
     def status_moves(self) -> list[StatusMove]:
-        """Return the count and amount of the deductions of each status move."""
-        totals: dict[tuple[str, str], tuple[int, Decimal]] = {}
+        """Return the count, amount and new invalid amount of each status move."""
+        zero = Decimal("0.00")
+        totals: dict[tuple[str, str], tuple[int, Decimal, Decimal]] = {}
         for m in self.movements:
-            count, amount = totals.get((m.current_status, m.new_status), (0, Decimal("0.00")))
+            count, amount, invalid = totals.get((m.current_status, m.new_status), (0, zero, zero))
             totals[(m.current_status, m.new_status)] = (
-                count + m.deductions, amount + m.deduction_amount,
+                count + m.deductions,
+                amount + m.deduction_amount,
+                invalid + m.new_invalid_amount,
             )
         return [
-            StatusMove(current, new, count, amount)
-            for (current, new), (count, amount) in sorted(totals.items())
+            StatusMove(current, new, *values)
+            for (current, new), values in sorted(totals.items())
         ]
 
     def as_dict(self) -> dict[str, Any]:
@@ -211,7 +219,10 @@ class PreviewReport:
             "moved_amount": str(self.moved_amount),
             "valid_amount_change": str(self.valid_amount_change),
             "status_moves": [
-                {**asdict(move), "deduction_amount": str(move.deduction_amount)}
+                {
+                    name: str(value) if isinstance(value, Decimal) else value
+                    for name, value in asdict(move).items()
+                }
                 for move in self.status_moves()
             ],
             "movements": [
@@ -289,15 +300,18 @@ def format_report(report: PreviewReport) -> str:
             for index, (cell, width) in enumerate(zip(row, widths, strict=True))
         ]
         lines.append("  ".join(cells).rstrip())
-    moves = [
+    # The invalid amount is the new one: for a move to written_off, the
+    # money written off, which leaves out the valid part of a split deduction.
+    moves = [("status", "count", "amount", "invalid amount")] + [
         (f"{move.current_status} -> {move.new_status}", str(move.deductions),
-         str(move.deduction_amount))
+         str(move.deduction_amount), str(move.new_invalid_amount))
         for move in report.status_moves()
     ]
-    widths = [max(len(row[i]) for row in moves) for i in range(3)]
+    widths = [max(len(row[i]) for row in moves) for i in range(4)]
     lines += ["", "by status:"]
-    for move_name, count, amount in moves:
-        lines.append(
-            f"  {move_name.ljust(widths[0])}  {count.rjust(widths[1])}  {amount.rjust(widths[2])}"
-        )
+    for move_name, *numbers in moves:
+        cells = [move_name.ljust(widths[0])] + [
+            number.rjust(width) for number, width in zip(numbers, widths[1:], strict=True)
+        ]
+        lines.append("  " + "  ".join(cells))
     return "\n".join(lines) + "\n"

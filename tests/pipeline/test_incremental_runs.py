@@ -93,10 +93,10 @@ def test_second_build_is_incremental(incremental_runs):
 def test_incremental_build_keeps_the_views(incremental_runs):
     # Each run makes two builds: the models, then the exceptions queue.
     assert incremental_runs["dbt_builds"] == [
-        "19 incremental models, 13 table models, 48 data tests, 14 view models",
-        "2 table models, 4 data tests",
-        "19 incremental models, 13 table models, 48 data tests",
-        "2 table models, 4 data tests",
+        "19 incremental models, 13 table models, 20 data tests, 14 view models",
+        "2 table models, 1 test",
+        "19 incremental models, 13 table models, 20 data tests",
+        "2 table models, 1 test",
     ]
 
 

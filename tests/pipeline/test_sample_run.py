@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,10 +11,13 @@ import time
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 from warehouse_queries import REPO_ROOT, RULES_DIR, SAMPLE_INBOX, query, table_contents
 
+from shortpay.dbt_runner import DbtBuildError, run_dbt_build
 from shortpay.pipeline import run_pipeline
+from shortpay.summary import format_summary
 
 AS_OF = date(2026, 11, 30)
 
@@ -153,6 +157,60 @@ def test_sample_sums_balance(sample_runs):
     ) == [(0,)]
 
 
+def test_sample_summary_shows_the_sums(sample_runs):
+    lines = format_summary(sample_runs["first"]).splitlines()
+    assert [line for line in lines if line.startswith(("  payments", "  invoices", "  deductions"))] == [
+        "  payments: 1132 received 3239327.71: applied to invoices 3211926.63"
+        " + unapplied 27476.08 - deducted at payment level 75.00",
+        "  invoices: 2000 invoiced 3774107.00: applied 3211926.63 + discounts taken 3580.90"
+        " + deducted 23266.48 + open 535332.99",
+        "  deductions: 257 totalling 26922.38, split by amount: valid 9082.69"
+        " + invalid 3347.10 + awaiting review 14492.59",
+    ]
+    assert lines[-2] == (
+        "  sums: payments balance, deductions balance, invoices balance,"
+        " invoice_deductions balance"
+    )
+
+
+def test_column_checks_name_each_failure(tmp_path: Path, sample_runs):
+    work_db = tmp_path / "work" / "work.duckdb"
+    work_db.parent.mkdir()
+    source = sample_runs["warehouse"].parent / ".shortpay" / "warehouse" / "work.duckdb"
+    shutil.copyfile(source, work_db)
+    first, second, third = [
+        deduction_id for (deduction_id,) in query(
+            work_db,
+            "select deduction_id from marts.fct_deductions order by deduction_id limit 3",
+        )
+    ]
+    connection = duckdb.connect(str(work_db))
+    connection.execute(
+        "update marts.fct_deductions set category = 'bogus' where deduction_id = ?", [first]
+    )
+    connection.execute(
+        "insert into marts.fct_deductions select * from marts.fct_deductions"
+        " where deduction_id = ?",
+        [second],
+    )
+    connection.execute(
+        "update marts.fct_deductions set rule_id = null where deduction_id = ?", [third]
+    )
+    connection.close()
+
+    with pytest.raises(DbtBuildError) as failure:
+        run_dbt_build(
+            work_db, work_db.parent, AS_OF, select="fct_deductions,test_name:column_checks",
+            incremental=True, shared_parse=True,
+        )
+    assert str(failure.value).endswith(
+        "Got 3 results, configured to fail if != 0 (first rows:"
+        " column_name=category, failure=not accepted, example=bogus, failing_rows=1"
+        f" | column_name=deduction_id, failure=repeated, example={second}, failing_rows=2"
+        " | column_name=rule_id, failure=null, example=None, failing_rows=1)"
+    )
+
+
 def test_sample_followups_written_once(sample_runs):
     first = sample_runs["first"]["followups"]
     assert first["sent"] == EXPECTED_FOLLOWUPS
@@ -242,7 +300,7 @@ def test_rules_preview_moves_reviews(tmp_path: Path, sample_runs, capsys):
     )[0]
     written_off = query(
         warehouse,
-        "select count(*), sum(deduction_amount) from fct_deductions"
+        "select count(*), sum(deduction_amount), sum(invalid_amount) from fct_deductions"
         " where validity = 'invalid' and status = 'open' and" + covered,
     )[0]
     assert approved[0] > 0
@@ -271,12 +329,18 @@ def test_rules_preview_moves_reviews(tmp_path: Path, sample_runs, capsys):
     assert report["moved_count"] == expected[0]
     assert report["moved_amount"] == f"{expected[1]:.2f}"
     status_moves = {
-        (move["current_status"], move["new_status"]): (move["deductions"], move["deduction_amount"])
+        (move["current_status"], move["new_status"]): (
+            move["deductions"], move["deduction_amount"], move["new_invalid_amount"]
+        )
         for move in report["status_moves"]
     }
+    # A split deduction is written off for its invalid part only.
+    assert written_off[2] < written_off[1]
     assert status_moves == {
-        ("open", "approved"): (approved[0], f"{approved[1]:.2f}"),
-        ("open", "written_off"): (written_off[0], f"{written_off[1]:.2f}"),
+        ("open", "approved"): (approved[0], f"{approved[1]:.2f}", "0.00"),
+        ("open", "written_off"): (
+            written_off[0], f"{written_off[1]:.2f}", f"{written_off[2]:.2f}"
+        ),
     }
     assert table_contents(warehouse) == before
 

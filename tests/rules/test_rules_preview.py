@@ -65,38 +65,38 @@ def test_preview_lists_movements(tmp_path: Path):
     assert report.movements == [
         Movement(
             "C1", "unidentified", "compliance_fine", "needs_review", "invalid", "open", "open",
-            2, Decimal("50.75"), Decimal("0.00"), Decimal("50.75"),
+            2, Decimal("50.75"), Decimal("0.00"), Decimal("50.75"), Decimal("50.75"),
         ),
         Movement(
             "C2", "shortage", "shortage", "valid", "valid", "approved", "approved",
-            1, Decimal("75.00"), Decimal("-15.00"), Decimal("15.00"),
+            1, Decimal("75.00"), Decimal("-15.00"), Decimal("15.00"), Decimal("15.00"),
         ),
         Movement(
             "C3", "(none)", "freight", "(none)", "needs_review", "(none)", "open",
-            1, Decimal("9.99"), Decimal("0.00"), Decimal("0.00"),
+            1, Decimal("9.99"), Decimal("0.00"), Decimal("0.00"), Decimal("0.00"),
         ),
         Movement(
             "C3", "tax", "(none)", "valid", "(none)", "approved", "(none)",
-            1, Decimal("5.00"), Decimal("-5.00"), Decimal("0.00"),
+            1, Decimal("5.00"), Decimal("-5.00"), Decimal("0.00"), Decimal("0.00"),
         ),
         Movement(
             "C4", "unidentified", "unidentified", "invalid", "invalid", "open", "written_off",
-            1, Decimal("0.40"), Decimal("0.00"), Decimal("0.00"),
+            1, Decimal("0.40"), Decimal("0.00"), Decimal("0.00"), Decimal("0.40"),
         ),
     ]
     assert report.moved_count == 6
     assert report.moved_amount == Decimal("141.14")
     assert report.valid_amount_change == Decimal("-20.00")
     assert report.status_moves() == [
-        StatusMove("(none)", "open", 1, Decimal("9.99")),
-        StatusMove("approved", "(none)", 1, Decimal("5.00")),
-        StatusMove("approved", "approved", 1, Decimal("75.00")),
-        StatusMove("open", "open", 2, Decimal("50.75")),
-        StatusMove("open", "written_off", 1, Decimal("0.40")),
+        StatusMove("(none)", "open", 1, Decimal("9.99"), Decimal("0.00")),
+        StatusMove("approved", "(none)", 1, Decimal("5.00"), Decimal("0.00")),
+        StatusMove("approved", "approved", 1, Decimal("75.00"), Decimal("15.00")),
+        StatusMove("open", "open", 2, Decimal("50.75"), Decimal("50.75")),
+        StatusMove("open", "written_off", 1, Decimal("0.40"), Decimal("0.40")),
     ]
     assert report.as_dict()["status_moves"][-1] == {
         "current_status": "open", "new_status": "written_off",
-        "deductions": 1, "deduction_amount": "0.40",
+        "deductions": 1, "deduction_amount": "0.40", "new_invalid_amount": "0.40",
     }
 
 
@@ -140,7 +140,8 @@ def test_preview_report_text(tmp_path: Path):
         "   50.75          0.00           50.75\n"
         "\n"
         "by status:\n"
-        "  open -> open  2  50.75\n"
+        "  status        count  amount  invalid amount\n"
+        "  open -> open      2   50.75           50.75\n"
     )
 
 
