@@ -167,7 +167,10 @@ def _read_xlsx(path: Path, mapping: Mapping) -> tuple[list[str], list[list[str]]
     workbook = load_workbook(path, read_only=True, data_only=True)
     try:
         sheet = workbook[mapping.sheet] if mapping.sheet else workbook.worksheets[0]
-        rows = [[_cell_text(value) for value in row] for row in sheet.iter_rows(values_only=True)]
+        rows = [
+            [_cell_text(value, mapping.decimal_comma) for value in row]
+            for row in sheet.iter_rows(values_only=True)
+        ]
     finally:
         workbook.close()
     if not rows:
@@ -175,8 +178,12 @@ def _read_xlsx(path: Path, mapping: Mapping) -> tuple[list[str], list[list[str]]
     return [name.strip() for name in rows[0]], rows[1:]
 
 
-def _cell_text(value: object) -> str:
-    """Return a cell value as text; dates become ISO dates."""
+def _cell_text(value: object, decimal_comma: bool = False) -> str:
+    """Return a cell value as text; dates become ISO dates.
+
+    With ``decimal_comma``, a number cell gets a decimal comma like the
+    sheet's text cells, so that _convert reads both the same way.
+    """
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -186,7 +193,8 @@ def _cell_text(value: object) -> str:
     if isinstance(value, float):
         # Excel stores numbers as binary floats; repr gives the shortest decimal
         # text that reads back to the same float, such as '55.94'.
-        return repr(value).removesuffix(".0") if value.is_integer() else repr(value)
+        text = repr(value).removesuffix(".0") if value.is_integer() else repr(value)
+        return text.replace(".", ",") if decimal_comma else text
     return str(value)
 
 

@@ -116,6 +116,40 @@ def test_mapping_xlsx_invoices(inbox: Path, load, query) -> None:
     ]
 
 
+def test_mapping_xlsx_decimal_comma(inbox: Path, load, query) -> None:
+    """Number cells keep their value beside text cells written with a decimal comma."""
+    (inbox / "zahlungen.mapping.yaml").write_text(
+        "name: erp-de\n"
+        'pattern: "posten*.xlsx"\n'
+        "decimal_comma: true\n"
+        "targets:\n"
+        "  - entity: invoices\n"
+        "    columns: {invoice_id: Beleg, customer_id: Kunde, invoice_date: Datum,\n"
+        "              due_date: Datum, total_amount: Betrag}\n"
+        "    constants: {currency: EUR}\n"
+    )
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Beleg", "Kunde", "Datum", "Betrag"])
+    sheet.append(["B-1", "0010", date(2026, 11, 2), 55.94])
+    sheet.append(["B-2", "0010", date(2026, 11, 2), 1234.5])
+    sheet.append(["B-3", "0010", date(2026, 11, 2), 100])
+    sheet.append(["B-4", "0010", date(2026, 11, 2), "1.234,56"])
+    sheet.append(["B-5", "0010", date(2026, 11, 2), 1.005])
+    workbook.save(inbox / "posten_2026-11.xlsx")
+    summary = load()
+    assert summary.invoices == 4
+    assert query("SELECT invoice_id, total_amount FROM raw.invoices ORDER BY invoice_id") == [
+        ("B-1", D("55.94")),
+        ("B-2", D("1234.50")),
+        ("B-3", D("100.00")),
+        ("B-4", D("1234.56")),
+    ]
+    assert query("SELECT source_position, reason FROM raw.ingest_issues") == [
+        ("line 6", "total_amount '1.005' has more than 2 decimal places"),
+    ]
+
+
 def test_public_accounts_receivable_mapping(public_data: Path, load, query) -> None:
     summary = load(public_data / "ar_csv/pthiagu2_DataMining/WA_Fn-UseC_-Accounts-Receivable.csv")
     assert summary.invoices == 2466
