@@ -20,6 +20,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -31,6 +32,10 @@ logger = logging.getLogger(__name__)
 PROMOTION_TYPES = ("off_invoice", "bill_back", "scan", "coop", "slotting", "mcb")
 TRUE_WORDS = ("true", "yes", "y", "1")
 FALSE_WORDS = ("false", "no", "n", "0")
+
+# The largest amount, price or quantity a row may have. The sums in the
+# reports are decimal(18, 2) too, which holds 10,000 amounts of this size.
+MAX_AMOUNT = Decimal("999999999999.99")
 
 DECIMAL_SCALES = {"money": 2, "price": 4, "quantity": 4, "rate": 6}
 
@@ -52,6 +57,8 @@ class ColumnSpec:
     required: bool = False
     # A required column whose value may still be empty on a row.
     allow_empty: bool = False
+    # A number column whose value must not be below zero.
+    non_negative: bool = False
 
 
 def _required(*names: str, kind: str = "text") -> list[ColumnSpec]:
@@ -71,7 +78,9 @@ ERP_SPECS: dict[str, list[ColumnSpec]] = {
         *_required("invoice_id", "customer_id"),
         *_required("invoice_date", "due_date", kind="date"),
         ColumnSpec("currency", "currency", required=True),
-        ColumnSpec("total_amount", "money", required=True),
+        # A negative total would leave a negative open amount, which the
+        # build's balance test rejects.
+        ColumnSpec("total_amount", "money", required=True, non_negative=True),
         ColumnSpec("po_number"),
         ColumnSpec("payment_terms"),
         ColumnSpec("bill_to_name"),
@@ -91,7 +100,8 @@ ERP_SPECS: dict[str, list[ColumnSpec]] = {
     "shipments": [
         ColumnSpec("invoice_id", required=True),
         ColumnSpec("line_number", "integer", required=True),
-        *_required("shipped_quantity", "delivered_quantity", kind="quantity"),
+        ColumnSpec("shipped_quantity", "quantity", required=True, non_negative=True),
+        ColumnSpec("delivered_quantity", "quantity", required=True, non_negative=True),
         ColumnSpec("delivery_date", "date", required=True),
         ColumnSpec("pod_reference"),
         ColumnSpec("carrier"),
@@ -100,7 +110,7 @@ ERP_SPECS: dict[str, list[ColumnSpec]] = {
         *_required("promotion_id", "customer_id"),
         *_required("start_date", "end_date", kind="date"),
         ColumnSpec("promotion_type", "promotion_type", required=True),
-        ColumnSpec("amount_cap", "money", required=True),
+        ColumnSpec("amount_cap", "money", required=True, non_negative=True),
         ColumnSpec("sku"),
         ColumnSpec("rate_per_unit", "rate"),
         ColumnSpec("description"),
@@ -151,7 +161,16 @@ def _reason_sql(spec: ColumnSpec) -> str | None:
             f"WHEN length({fraction}) > {scale} "
             f"THEN format('{{}} ''{{}}'' has more than {scale} decimal places', {label}, {value}) "
             f"WHEN try_cast({value} AS DECIMAL(18, {scale})) IS NULL "
-            f"THEN format('{{}} ''{{}}'' is out of range', {label}, {value}) END"
+            f"THEN format('{{}} ''{{}}'' is out of range', {label}, {value}) "
+            f"WHEN abs(try_cast({value} AS DECIMAL(18, {scale}))) > {MAX_AMOUNT} "
+            f"THEN format('{{}} ''{{}}'' is above {MAX_AMOUNT}, the largest amount accepted', "
+            f"{label}, {value}) "
+            + (
+                f"WHEN try_cast({value} AS DECIMAL(18, {scale})) < 0 "
+                f"THEN format('{{}} ''{{}}'' is negative', {label}, {value}) "
+                if spec.non_negative else ""
+            )
+            + "END"
         )
     if spec.kind == "integer":
         return (

@@ -76,14 +76,14 @@ def test_csv_bad_rows_become_issues(cases: Path, load, query) -> None:
     summary = load(cases / "csv/invoices_bad_rows.csv")
     assert summary.files_loaded == 1
     assert summary.invoices == 3
-    assert summary.issues == 7
+    assert summary.issues == 9
     assert query(
         "SELECT invoice_id, total_amount, source_position FROM raw.invoices "
         "ORDER BY source_position"
     ) == [
         ("INV-10", D("3000.10"), "line 12"),
         ("INV-1", D("100.00"), "line 2"),
-        ("INV-7", D("-20.50"), "line 8"),
+        ("INV-7", D("20.50"), "line 8"),
     ]
     issues = query(
         "SELECT source_position, reason, severity FROM raw.ingest_issues "
@@ -104,6 +104,12 @@ def test_csv_bad_rows_become_issues(cases: Path, load, query) -> None:
             "line 11",
             "invoice_date '2026/11/03' is not a valid YYYY-MM-DD date; "
             "total_amount '1e3' is not a decimal number",
+            "error",
+        ),
+        ("line 13", "total_amount '-50.00' is negative", "error"),
+        (
+            "line 14",
+            "total_amount '1000000000000.00' is above 999999999999.99, the largest amount accepted",
             "error",
         ),
     ]
