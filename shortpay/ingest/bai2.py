@@ -21,7 +21,7 @@ from datetime import date
 from decimal import Decimal
 
 from shortpay.ingest.encoding import UndecodableFile, decode_text
-from shortpay.ingest.records import ParseIssue, ParseResult, Payment
+from shortpay.ingest.records import ParseIssue, ParseResult, Payment, above_max_amount
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +142,11 @@ def to_money(raw: int, currency: str, record: Record) -> Decimal:
             record.position,
             f"amount {raw} in {currency} at {record.position} has 3 decimal places, "
             "which the raw tables do not keep",
+        )
+    too_large = above_max_amount(value)
+    if too_large:
+        raise Bai2Error(
+            record.position, f"amount {raw} in {currency} at {record.position} {too_large}"
         )
     return value.quantize(Decimal("0.01"))
 

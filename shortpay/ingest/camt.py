@@ -18,7 +18,14 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from shortpay.ingest.records import Adjustment, ParseIssue, ParseResult, Payment, RemittanceLine
+from shortpay.ingest.records import (
+    Adjustment,
+    ParseIssue,
+    ParseResult,
+    Payment,
+    RemittanceLine,
+    above_max_amount,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +85,13 @@ def _amount(element: etree._Element | None, position: str) -> tuple[Decimal, str
         value = Decimal(text)
     except InvalidOperation:
         raise CamtError(position, f"amount at {position} is not a number: '{text}'") from None
-    if not value.is_finite() or value != value.quantize(CENT):
+    if not value.is_finite():
+        raise CamtError(position, f"amount at {position} is not a finite number: '{text}'")
+    if value != value.quantize(CENT):
         raise CamtError(position, f"amount at {position} has more than 2 decimal places: '{text}'")
+    too_large = above_max_amount(value)
+    if too_large:
+        raise CamtError(position, f"amount at {position} {too_large}: '{text}'")
     return value.quantize(CENT), element.get("Ccy")
 
 

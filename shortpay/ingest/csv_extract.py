@@ -20,22 +20,18 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
 from shortpay.ingest.context import FileContext
+from shortpay.ingest.records import MAX_AMOUNT
 
 logger = logging.getLogger(__name__)
 
 PROMOTION_TYPES = ("off_invoice", "bill_back", "scan", "coop", "slotting", "mcb")
 TRUE_WORDS = ("true", "yes", "y", "1")
 FALSE_WORDS = ("false", "no", "n", "0")
-
-# The largest amount, price or quantity a row may have. The sums in the
-# reports are decimal(18, 2) too, which holds 10,000 amounts of this size.
-MAX_AMOUNT = Decimal("999999999999.99")
 
 DECIMAL_SCALES = {"money": 2, "price": 4, "quantity": 4, "rate": 6}
 

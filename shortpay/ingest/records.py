@@ -18,6 +18,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+# The largest amount, price or quantity a record may have, either way. The
+# sums in the reports are decimal(18, 2) too, which holds 10,000 amounts of
+# this size.
+MAX_AMOUNT = Decimal("999999999999.99")
+
+
+def above_max_amount(value: Decimal) -> str | None:
+    """Return why an amount is too large to load, or None when it is not."""
+    if abs(value) > MAX_AMOUNT:
+        return f"is above {MAX_AMOUNT}, the largest amount accepted"
+    return None
+
 
 @dataclass(slots=True)
 class Payment:

@@ -26,6 +26,7 @@ from shortpay.ingest.records import (
     ParseResult,
     Payment,
     RemittanceLine,
+    above_max_amount,
 )
 
 logger = logging.getLogger(__name__)
@@ -123,6 +124,9 @@ def parse_amount(segment: Segment, index: int, *, money: bool = True) -> Decimal
             segment.position,
             f"{name} at {segment.position} has more than 2 decimal places: '{text}'",
         )
+    too_large = above_max_amount(value)
+    if too_large:
+        raise X12Error(segment.position, f"{name} at {segment.position} {too_large}: '{text}'")
     return value.quantize(Decimal("0.01")) if money else value
 
 

@@ -72,6 +72,12 @@ def test_bai2_debit_never_payment(cases: Path) -> None:
             "16 value date at record 8 is not a valid YYMMDD date: '261131'",
         ),
         ("99,2939150,1,19/\n", "", "the file ends without its 99 file trailer"),
+        (
+            "16,195,90075,",
+            "16,195,100000000000000,",
+            "amount 100000000000000 in USD at record 8 is above 999999999999.99,"
+            " the largest amount accepted",
+        ),
     ],
 )
 def test_bai2_invalid_file_rejected(cases: Path, old: str, new: str, reason: str) -> None:

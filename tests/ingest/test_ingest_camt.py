@@ -6,6 +6,8 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from shortpay.ingest.camt import read_camt
 
 D = Decimal
@@ -84,6 +86,30 @@ def test_camt_not_provided_ids_both_kept() -> None:
         ("N-7/Ntry[1]/1", D("10.00")),
         ("N-7/Ntry[1]/2", D("10.00")),
     ]
+
+
+@pytest.mark.parametrize(
+    ("amount", "reason"),
+    [
+        ("NaN", "amount at Ntry[1]/Amt is not a finite number: 'NaN'"),
+        (
+            "1000000000000.00",
+            "amount at Ntry[1]/Amt is above 999999999999.99, the largest amount"
+            " accepted: '1000000000000.00'",
+        ),
+    ],
+)
+def test_camt_amount_out_of_bounds(amount: str, reason: str) -> None:
+    xml = (
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.04">'
+        "<BkToCstmrDbtCdtNtfctn><Ntfctn><Id>N-9</Id>"
+        f'<Ntry><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd>'
+        "<BookgDt><Dt>2026-11-30</Dt></BookgDt></Ntry></Ntfctn>"
+        "</BkToCstmrDbtCdtNtfctn></Document>"
+    )
+    result = read_camt(xml.encode())
+    assert result.payments == []
+    assert [issue.reason for issue in result.issues] == [reason]
 
 
 def test_camt_debtor_account_read() -> None:

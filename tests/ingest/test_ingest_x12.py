@@ -248,6 +248,11 @@ def test_x12_payer_account_read() -> None:
             "RMR04 at segment 6 is not a number: '1O.00'",
         ),
         (
+            "BPR*C*1000000000000.00*C*ACH~TRN*1*P1",
+            "BPR02 at segment 4 is above 999999999999.99, the largest amount accepted:"
+            " '1000000000000.00'",
+        ),
+        (
             "BPR*C*10.00*C*ACH~RMR*IV*I1*PO*10.00",
             "the 820 transaction set at segment 3 has no TRN02 trace number",
         ),
