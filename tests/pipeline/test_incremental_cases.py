@@ -56,6 +56,7 @@ def test_day_changes_earlier_payments(tmp_path, prefect_api):
     """The day's payments change what five earlier payments did.
 
     - A reversal cancels PR1, so PR2, which found R-1 paid, now pays it.
+      PR3 has the same customer and amount and is later, but is in euros.
     - PQ1 names its customer and account, so the account's history now
       names CQ as the payer of PQ2.
     - PT1 is dated before PT2 and pays T-1 first, so PT2 finds it paid.
@@ -86,6 +87,11 @@ def test_day_changes_earlier_payments(tmp_path, prefect_api):
         ("PT1", "CT", "customer_id", Decimal("400.00"), Decimal("0.00")),
         ("PT2", "CT", "customer_id", Decimal("0.00"), Decimal("400.00")),
     ]
+    assert query(
+        warehouse,
+        "select payment_id, is_reversed from fct_payments where payment_id in ('PR1', 'PR2', 'PR3')"
+        " order by payment_id",
+    ) == [("PR1", True), ("PR2", False), ("PR3", False)]
     assert query(
         warehouse,
         "select payment_id, invoice_id, category, evidence_reference, validity,"

@@ -91,9 +91,9 @@ resolved as (
         on payments.payer_account = account_history.payer_account
 ),
 
--- A reversal cancels the latest earlier payment of the same customer and
--- amount, preferring one with the same trace number. Each payment is
--- cancelled at most once.
+-- A reversal cancels the latest earlier payment of the same customer,
+-- currency and amount, preferring one with the same trace number. Each
+-- payment is cancelled at most once.
 reversal_candidates as (
     select
         reversal.payment_id as reversal_payment_id,
@@ -111,6 +111,7 @@ reversal_candidates as (
     from resolved as reversal
     inner join resolved as original
         on reversal.resolved_customer_id = original.resolved_customer_id
+        and original.currency = reversal.currency
         and original.payment_amount = -reversal.payment_amount
         and original.payment_date <= reversal.payment_date
         and not original.is_reversal
