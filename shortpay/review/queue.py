@@ -28,9 +28,10 @@ from shortpay.review.workflow import (
     current_exception_state,
 )
 
-# C0 and C1 controls except tab and line break, and the Unicode line and
-# paragraph separators, which some programs also take as line breaks.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+# C0 and C1 controls except tab, and the Unicode line and paragraph
+# separators, which some programs also take as line breaks. A line break in
+# a customer's text could print a line that looks like a field of its own.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass(frozen=True)

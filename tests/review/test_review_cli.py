@@ -205,6 +205,12 @@ def test_show_masks_control_characters(paths, capsys):
     assert "customer_memo: ?[31mred?[0m pricing" in out
 
 
+def test_printable_masks_line_breaks():
+    assert printable("paid\r\nBcc: someone@example.com\tok") == (
+        "paid??Bcc: someone@example.com\tok"
+    )
+
+
 def test_show_unknown_id(paths, capsys):
     code, _, err = run(capsys, "show", "D404", "--warehouse", str(paths.warehouse))
 
