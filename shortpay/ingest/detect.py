@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from shortpay.ingest.bai2 import looks_like_bai2
+from shortpay.ingest.encoding import UTF16_BOMS
 from shortpay.ingest.x12 import starts_with_isa
 
 # Longest names first, so that a name is never taken for a shorter prefix.
@@ -32,6 +33,9 @@ def detect_format(path: Path, head: bytes) -> str | None:
     """
     name = path.name.lower()
     suffix = path.suffix.lower()
+    if head.startswith(UTF16_BOMS):
+        # The checks below read the first characters as ASCII bytes.
+        head = head.decode("utf-16", errors="ignore").encode("utf-8")
     if name.endswith(".mapping.yaml"):
         return "mapping"
     if suffix == ".csv":

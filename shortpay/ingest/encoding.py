@@ -1,8 +1,9 @@
-"""Text decoding of inbox files: UTF-8 (with or without BOM), else cp1252.
+"""Text decoding of inbox files: UTF-8 (with or without BOM), UTF-16 with a BOM, else cp1252.
 
 A file that is not valid UTF-8 is decoded as cp1252 only when every byte of
 it decodes in cp1252. Otherwise it is rejected with the offset of the first
-byte that is invalid in UTF-8.
+byte that is invalid in UTF-8. Spreadsheet programs save "Unicode text" as
+UTF-16 with a byte order mark, which tells it apart.
 """
 
 from __future__ import annotations
@@ -14,8 +15,19 @@ class UndecodableFile(ValueError):
     """The bytes are neither UTF-8 nor cp1252."""
 
 
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
 def decode_text(data: bytes) -> tuple[str, str]:
     """Decode file bytes and return the text (without BOM) and the encoding used."""
+    if data.startswith(UTF16_BOMS):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as error:
+            raise UndecodableFile(
+                f"bytes at offset {error.start} are invalid in UTF-16, although the file"
+                " starts with a UTF-16 byte order mark"
+            ) from error
     if data.startswith(codecs.BOM_UTF8):
         data_without_bom = data[len(codecs.BOM_UTF8) :]
         try:

@@ -365,7 +365,7 @@ def _read_into_tables(
 def _load_csv(
     con: duckdb.DuckDBPyConnection, context: FileContext, file_format: str, data: bytes
 ) -> None:
-    """Load a CSV extract, transcoding a cp1252 file to a temporary UTF-8 copy first."""
+    """Load a CSV extract, transcoding a cp1252 or UTF-16 file to a temporary UTF-8 copy first."""
     entity = file_format.removesuffix("_csv")
     try:
         text, encoding = decode_text(data)
@@ -379,7 +379,7 @@ def _load_csv(
             # DuckDB opens files by UTF-8 name only, so it reads a copy.
             csv_path = Path(folder) / "source.csv"
             csv_path.write_bytes(data)
-        if encoding == "cp1252":
+        if encoding in ("cp1252", "utf-16"):
             csv_path = Path(folder) / "utf8.csv"
             csv_path.write_text(text, encoding="utf-8")
             data = csv_path.read_bytes()
@@ -387,11 +387,11 @@ def _load_csv(
                 con,
                 context,
                 [
-                    ParseIssue(
-                        "file",
-                        "the file is not valid UTF-8 and was read as cp1252",
-                        severity="warning",
-                    )
+                    ParseIssue("file", "the file is not valid UTF-8 and was read as cp1252",
+                               severity="warning")
+                    if encoding == "cp1252"
+                    else ParseIssue("file", "the file was read as UTF-16, as its byte order mark"
+                                    " says", severity="info")
                 ],
             )
         try:

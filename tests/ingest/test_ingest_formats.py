@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import subprocess
 import sys
@@ -34,6 +35,27 @@ def test_utf8_bom_csv_decodes(cases: Path, load, query) -> None:
     load(cases / "encoding/customers_utf8_bom.csv")
     assert query("SELECT customer_id, name, country FROM raw.customers") == [
         ("0010", "Bäckerei Nord GmbH", "DE"),
+    ]
+
+
+def test_utf16_files_decode(cases: Path, inbox: Path, load, query) -> None:
+    """A CSV and an X12 file saved as UTF-16 with a byte order mark load as UTF-8 would."""
+    (inbox / "customers_unicode.csv").write_bytes(
+        "customer_id,name,country\n0010,Bäckerei Nord GmbH,DE\n".encode("utf-16")
+    )
+    x12_text = (cases / "x12/two_interchanges.x12").read_text(encoding="utf-8")
+    (inbox / "payments_unicode.x12").write_bytes(
+        codecs.BOM_UTF16_BE + x12_text.encode("utf-16-be")
+    )
+    summary = load()
+    assert summary.files_loaded == 2
+    assert query("SELECT customer_id, name FROM raw.customers") == [("0010", "Bäckerei Nord GmbH")]
+    assert query("SELECT payment_id FROM raw.payments ORDER BY payment_id") == [
+        ("PAY-0001",), ("PAY-0002",), ("PAY-0003",),
+    ]
+    assert query("SELECT source_file, reason, severity FROM raw.ingest_issues") == [
+        ("customers_unicode.csv", "the file was read as UTF-16, as its byte order mark says",
+         "info"),
     ]
 
 
