@@ -47,6 +47,9 @@ def display_text(value: Any) -> str:
     return str(value)
 
 
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
 def parse_field(text: str, field_schema: dict[str, Any]) -> Any:
     """Turn form text into the YAML value the schema expects.
 
@@ -58,11 +61,13 @@ def parse_field(text: str, field_schema: dict[str, Any]) -> Any:
         return None
     kind = field_schema.get("type")
     if kind == "number":
+        # Plain notation only, as docs/rules.md asks: 1e3 stays text.
+        if not PLAIN_NUMBER.fullmatch(text):
+            return text
         try:
-            number = Decimal(text)
+            return Decimal(text)
         except InvalidOperation:
             return text
-        return number if number.is_finite() else text
     if kind == "integer":
         return int(text) if re.fullmatch(r"[+-]?\d{1,9}", text) else text
     if kind == "boolean":

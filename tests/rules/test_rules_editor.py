@@ -126,17 +126,18 @@ def test_editor_adds_and_deletes_rows(editor, rules_dir: Path):
     assert {r.reason_code for r in rows if r.rule_id == "rc-early-pay"} == {"76", "90", "FA"}
 
 
-def test_editor_rejects_invalid_save(editor, rules_dir: Path):
+@pytest.mark.parametrize("amount", ["ten", "1e3"])
+def test_editor_rejects_invalid_save(editor, rules_dir: Path, amount: str):
     before = (rules_dir / "tolerances.yaml").read_bytes()
     fields = form_fields(editor, "tolerances.yaml")
-    fields[f"r{find_row(fields, 'tol-default')}.max_amount"] = "ten"
+    fields[f"r{find_row(fields, 'tol-default')}.max_amount"] = amount
 
     status, page = request(f"{editor.url}file/tolerances.yaml", fields)
 
     assert status == 422
     assert "Not saved. Fix these problems:" in page
     assert "tolerances.yaml, rule tol-default, field max_amount: must be an amount" in page
-    assert 'value="ten"' in page
+    assert f'value="{amount}"' in page
     assert (rules_dir / "tolerances.yaml").read_bytes() == before
 
 
