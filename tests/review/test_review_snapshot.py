@@ -134,11 +134,31 @@ def test_deduction_model_rows(tmp_path):
     assert d2[1:3] == ("approved", "approve")
     assert isinstance(d2[5], datetime)
     assert d2[5] == d2[3]
+    # The proposal before the approval decided nothing.
+    assert d2[4] == d2[3]
     assert d2[6] is None
     assert d2[7:] == (Decimal("7500.00"), Decimal("0.00"))
     assert d3[1:3] == ("open", "reopen")
     assert d3[7:] == (None, None)
     assert d1[4] < d1[3]
+    connection.close()
+
+
+def test_assignment_alone_decides_nothing(tmp_path):
+    state_db = tmp_path / "state.duckdb"
+    deduction = DeductionState(
+        "D4", Decimal("9.00"), Decimal("0.00"), Decimal("0.00"), "open", "ana"
+    )
+    decide_deduction(state_db, deduction, "assign", "ana", assignee="carla")
+    decide_deduction(state_db, deduction, "note", "carla", reason="called the buyer")
+    connection = duckdb.connect(str(tmp_path / "work.duckdb"))
+    snapshot_state(state_db, connection)
+
+    (row,) = run_model(connection, "int_deduction_decisions")
+
+    assert row[:3] == ("D4", "open", "note")
+    assert row[4] is None
+    assert row[6] == "carla"
     connection.close()
 
 

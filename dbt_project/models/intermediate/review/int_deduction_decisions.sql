@@ -40,12 +40,15 @@ latest_decisions as (
 
 ),
 
+-- The first decision that sets a status or a split. Assigning, a note, a
+-- request for backup and a proposal decide nothing.
 decision_spans as (
 
     select
         deduction_id,
         min(decided_at) as first_decided_at
     from deduction_decisions
+    where action not in ('assign', 'note', 'request_backup', 'propose')
     group by deduction_id
 
 ),
@@ -149,7 +152,7 @@ final as (
             latest_amount_decisions.decided_invalid_amount as decimal(18, 2)
         ) as decided_invalid_amount
     from latest_decisions
-    inner join decision_spans
+    left join decision_spans
         on latest_decisions.deduction_id = decision_spans.deduction_id
     left join latest_assignments
         on latest_decisions.deduction_id = latest_assignments.deduction_id
