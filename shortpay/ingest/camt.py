@@ -153,6 +153,16 @@ def read_camt(data: bytes) -> ParseResult:
     return result
 
 
+def _entry_currency(currency: str | None, account_currency: str | None, position: str) -> str:
+    """Return an entry's currency: its Ccy, else its account's; raise CamtError without either."""
+    currency = (currency or "").strip() or (account_currency or "").strip()
+    if not currency:
+        raise CamtError(
+            position, f"{position}/Amt has no currency (Ccy), and its account names none"
+        )
+    return currency
+
+
 def _read_reports(reports: list[etree._Element], message: str, result: ParseResult) -> int:
     entry_count = 0
     tag = "Stmt" if message == "053" else "Ntfctn"
@@ -161,6 +171,7 @@ def _read_reports(reports: list[etree._Element], message: str, result: ParseResu
         account = _text(report, "{*}Acct/{*}Id/{*}IBAN") or _text(
             report, "{*}Acct/{*}Id/{*}Othr/{*}Id"
         )
+        account_currency = _text(report, "{*}Acct/{*}Ccy")
         report_id = _text(report, "{*}Id")
         credits: list[Decimal] = []
         for entry_index, element in enumerate(report.findall("{*}Ntry"), start=1):
@@ -191,7 +202,7 @@ def _read_reports(reports: list[etree._Element], message: str, result: ParseResu
                 account=account,
                 report_id=report_id,
                 amount=amount[0],
-                currency=amount[1] or "EUR",
+                currency=_entry_currency(amount[1], account_currency, position),
                 booking_date=_date(element, "{*}BookgDt"),
                 value_date=_date(element, "{*}ValDt"),
                 is_reversal=(_text(element, "{*}RvslInd") or "").lower() == "true",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections import defaultdict
 from dataclasses import fields
 from decimal import Decimal
@@ -27,6 +28,8 @@ ARROW_TYPES = {
 }
 
 CENT = Decimal("0.01")
+
+CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 
 
 def payment_fingerprint(payment: Payment, lines: list[RemittanceLine]) -> str:
@@ -135,10 +138,42 @@ def _drop_resent_payments(
     return kept_fingerprints
 
 
+def _drop_invalid_currencies(result: ParseResult) -> None:
+    """Write currencies in capitals and leave out payments whose currency is not a code.
+
+    A payment goes with its lines and adjustments, and each becomes an
+    issue at its position, as the CSV reader does for its rows.
+    """
+    invalid_ids = set()
+    for payment in result.payments:
+        code = (payment.currency or "").strip().upper()
+        if CURRENCY_CODE.fullmatch(code):
+            payment.currency = code
+            continue
+        invalid_ids.add(payment.payment_id)
+        result.issues.append(
+            ParseIssue(
+                payment.position,
+                f"currency '{payment.currency}' of payment {payment.payment_id} is not a"
+                " three-letter ISO 4217 code, so the payment is not loaded",
+            )
+        )
+    if invalid_ids:
+        result.payments = [p for p in result.payments if p.payment_id not in invalid_ids]
+        result.lines = [line for line in result.lines if line.payment_id not in invalid_ids]
+        result.adjustments = [
+            item for item in result.adjustments if item.payment_id not in invalid_ids
+        ]
+
+
 def write_parse_result(
     con: duckdb.DuckDBPyConnection, context: FileContext, result: ParseResult
 ) -> None:
-    """Insert the records and issues of a parsed file, skipping resent payments."""
+    """Insert the records and issues of a parsed file.
+
+    Payments sent before and payments without a valid currency code are left out.
+    """
+    _drop_invalid_currencies(result)
     fingerprints = _drop_resent_payments(con, context, result)
     lineage = {"source_file": context.source_file, "file_hash": context.file_hash}
     batches = {

@@ -112,6 +112,51 @@ def test_camt_amount_out_of_bounds(amount: str, reason: str) -> None:
     assert [issue.reason for issue in result.issues] == [reason]
 
 
+def _notification(entries: str, account: str = "") -> bytes:
+    return (
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.04">'
+        f"<BkToCstmrDbtCdtNtfctn><Ntfctn><Id>N-10</Id>{account}{entries}</Ntfctn>"
+        "</BkToCstmrDbtCdtNtfctn></Document>"
+    ).encode()
+
+
+def _entry(reference: str, currency: str) -> str:
+    return (
+        f'<Ntry><Amt Ccy="{currency}">10.00</Amt><CdtDbtInd>CRDT</CdtDbtInd>'
+        f"<BookgDt><Dt>2026-11-30</Dt></BookgDt><AcctSvcrRef>{reference}</AcctSvcrRef></Ntry>"
+    )
+
+
+def test_camt_currency_codes_checked(inbox: Path, load, query) -> None:
+    """A lower-case code is written in capitals; an entry without a code is not loaded."""
+    entries = _entry("R-1", "usd") + _entry("R-2", "EURO") + _entry("R-3", "EUR")
+    (inbox / "notification.xml").write_bytes(_notification(entries))
+    summary = load()
+    assert summary.payments == 2
+    assert query("SELECT payment_amount, currency FROM raw.payments ORDER BY currency") == [
+        (D("10.00"), "EUR"),
+        (D("10.00"), "USD"),
+    ]
+    assert query("SELECT source_position, reason FROM raw.ingest_issues") == [
+        (
+            "Ntry[2]",
+            "currency 'EURO' of payment R-2 is not a three-letter ISO 4217 code,"
+            " so the payment is not loaded",
+        ),
+    ]
+
+
+def test_camt_missing_currency_from_account() -> None:
+    account = "<Acct><Id><IBAN>DE02120300000000202051</IBAN></Id><Ccy>USD</Ccy></Acct>"
+    result = read_camt(_notification(_entry("R-1", ""), account))
+    assert [(p.payment_amount, p.currency) for p in result.payments] == [(D("10.00"), "USD")]
+    result = read_camt(_notification(_entry("R-1", "")))
+    assert result.rejected
+    assert result.issues[-1].reason == (
+        "Ntry[1]/Amt has no currency (Ccy), and its account names none"
+    )
+
+
 def test_camt_debtor_account_read() -> None:
     transaction = (
         "<TxDtls><Refs><EndToEndId>E2E-{0}</EndToEndId></Refs>"
