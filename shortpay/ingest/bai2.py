@@ -21,15 +21,16 @@ from datetime import date
 from decimal import Decimal
 
 from shortpay.ingest.encoding import UndecodableFile, decode_text
-from shortpay.ingest.records import ParseIssue, ParseResult, Payment, above_max_amount
+from shortpay.ingest.records import (
+    THREE_DECIMAL_CURRENCIES,
+    ZERO_DECIMAL_CURRENCIES,
+    ParseIssue,
+    ParseResult,
+    Payment,
+    above_max_amount,
+)
 
 logger = logging.getLogger(__name__)
-
-# ISO 4217 minor units for the currencies that do not have 2.
-ZERO_DECIMAL_CURRENCIES = frozenset(
-    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()
-)
-THREE_DECIMAL_CURRENCIES = frozenset("BHD IQD JOD KWD LYD OMR TND".split())
 
 RECORD_CODES = ("01", "02", "03", "16", "49", "88", "98", "99")
 # A record starts with its two-digit code and a comma. Some banks put several

@@ -14,11 +14,12 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from lxml import etree
 
 from shortpay.ingest.records import (
+    ZERO_DECIMAL_CURRENCIES,
     Adjustment,
     ParseIssue,
     ParseResult,
@@ -33,6 +34,9 @@ NAMESPACE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.(053|054)\.001\.(\
 TESTED_VERSIONS = ("02", "04", "08")
 NOT_PROVIDED = "NOTPROVIDED"
 CENT = Decimal("0.01")
+PLAIN_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# Texts that Python's Decimal reads as infinity or not-a-number.
+NON_FINITE = ("nan", "snan", "inf", "infinity")
 
 
 class CamtError(Exception):
@@ -81,12 +85,17 @@ def _amount(element: etree._Element | None, position: str) -> tuple[Decimal, str
     if element.find("{*}Amt") is not None:
         element = element.find("{*}Amt")
     text = (element.text or "").strip()
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise CamtError(position, f"amount at {position} is not a number: '{text}'") from None
-    if not value.is_finite():
-        raise CamtError(position, f"amount at {position} is not a finite number: '{text}'")
+    # An XML Schema decimal has no exponent, so 1E3 is not an amount.
+    if not PLAIN_DECIMAL.fullmatch(text):
+        finite = text.lower().lstrip("+-") not in NON_FINITE
+        reason = "is not a number" if finite else "is not a finite number"
+        raise CamtError(position, f"amount at {position} {reason}: '{text}'")
+    value = Decimal(text)
+    currency = element.get("Ccy")
+    if currency and currency.strip().upper() in ZERO_DECIMAL_CURRENCIES and value != int(value):
+        raise CamtError(
+            position, f"amount at {position} has decimals, which {currency} does not have: '{text}'"
+        )
     if value != value.quantize(CENT):
         raise CamtError(position, f"amount at {position} has more than 2 decimal places: '{text}'")
     too_large = above_max_amount(value)

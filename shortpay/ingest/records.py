@@ -23,6 +23,12 @@ from decimal import Decimal
 # this size.
 MAX_AMOUNT = Decimal("999999999999.99")
 
+# ISO 4217 minor units for the currencies that do not have 2.
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()
+)
+THREE_DECIMAL_CURRENCIES = frozenset("BHD IQD JOD KWD LYD OMR TND".split())
+
 
 def above_max_amount(value: Decimal) -> str | None:
     """Return why an amount is too large to load, or None when it is not."""

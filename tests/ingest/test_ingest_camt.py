@@ -88,30 +88,6 @@ def test_camt_not_provided_ids_both_kept() -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ("amount", "reason"),
-    [
-        ("NaN", "amount at Ntry[1]/Amt is not a finite number: 'NaN'"),
-        (
-            "1000000000000.00",
-            "amount at Ntry[1]/Amt is above 999999999999.99, the largest amount"
-            " accepted: '1000000000000.00'",
-        ),
-    ],
-)
-def test_camt_amount_out_of_bounds(amount: str, reason: str) -> None:
-    xml = (
-        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.04">'
-        "<BkToCstmrDbtCdtNtfctn><Ntfctn><Id>N-9</Id>"
-        f'<Ntry><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd>'
-        "<BookgDt><Dt>2026-11-30</Dt></BookgDt></Ntry></Ntfctn>"
-        "</BkToCstmrDbtCdtNtfctn></Document>"
-    )
-    result = read_camt(xml.encode())
-    assert result.payments == []
-    assert [issue.reason for issue in result.issues] == [reason]
-
-
 def _notification(entries: str, account: str = "") -> bytes:
     return (
         '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.04">'
@@ -120,11 +96,29 @@ def _notification(entries: str, account: str = "") -> bytes:
     ).encode()
 
 
-def _entry(reference: str, currency: str) -> str:
+def _entry(reference: str, currency: str, amount: str = "10.00") -> str:
     return (
-        f'<Ntry><Amt Ccy="{currency}">10.00</Amt><CdtDbtInd>CRDT</CdtDbtInd>'
+        f'<Ntry><Amt Ccy="{currency}">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd>'
         f"<BookgDt><Dt>2026-11-30</Dt></BookgDt><AcctSvcrRef>{reference}</AcctSvcrRef></Ntry>"
     )
+
+
+@pytest.mark.parametrize(
+    ("amount", "reason"),
+    [
+        ("NaN", "amount at Ntry[1]/Amt is not a finite number: 'NaN'"),
+        ("1E3", "amount at Ntry[1]/Amt is not a number: '1E3'"),
+        (
+            "1000000000000.00",
+            "amount at Ntry[1]/Amt is above 999999999999.99, the largest amount"
+            " accepted: '1000000000000.00'",
+        ),
+    ],
+)
+def test_camt_amount_out_of_bounds(amount: str, reason: str) -> None:
+    result = read_camt(_notification(_entry("R-1", "EUR", amount)))
+    assert result.payments == []
+    assert [issue.reason for issue in result.issues] == [reason]
 
 
 def test_camt_currency_codes_checked(inbox: Path, load, query) -> None:
@@ -144,6 +138,14 @@ def test_camt_currency_codes_checked(inbox: Path, load, query) -> None:
             " so the payment is not loaded",
         ),
     ]
+
+
+def test_camt_zero_decimal_currency_whole() -> None:
+    result = read_camt(_notification(_entry("R-1", "JPY", "100.50")))
+    assert result.rejected
+    assert result.issues[-1].reason == (
+        "amount at Ntry[1]/Amt has decimals, which JPY does not have: '100.50'"
+    )
 
 
 def test_camt_missing_currency_from_account() -> None:
