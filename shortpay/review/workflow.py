@@ -9,6 +9,7 @@ earlier entry.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FOUR_EYES_AMOUNT = Decimal("5000.00")
 CENT = Decimal("0.01")
+PLAIN_AMOUNT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 
 # Status after each deduction action; None keeps the current status.
 DEDUCTION_STATUS_AFTER: dict[str, str | None] = {
@@ -115,12 +117,14 @@ def _find_setting(document: object, key: str) -> object | None:
 
 
 def parse_amount(text: str) -> Decimal:
-    """Parse a money amount given on the command line into Decimal with 2 places."""
-    try:
-        amount = Decimal(text)
-    except InvalidOperation as error:
-        raise ReviewError(f"invalid amount {text!r}: expected a number like 125.50") from error
-    if not amount.is_finite() or amount != amount.quantize(CENT):
+    """Parse a money amount given on the command line into Decimal with 2 places.
+
+    Only plain notation is taken: 1e2, NaN and Infinity are not amounts.
+    """
+    if not PLAIN_AMOUNT.fullmatch(text.strip()):
+        raise ReviewError(f"invalid amount {text!r}: expected a number like 125.50")
+    amount = Decimal(text.strip())
+    if amount != amount.quantize(CENT):
         raise ReviewError(f"invalid amount {text!r}: expected at most 2 decimal places")
     return amount.quantize(CENT)
 

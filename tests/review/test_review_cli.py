@@ -8,10 +8,12 @@ import sys
 import unicodedata
 
 import duckdb
+import pytest
 
 from shortpay.cli import main
 from shortpay.review.cli import _json_default
 from shortpay.review.queue import printable
+from shortpay.review.workflow import ReviewError, parse_amount
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -341,6 +343,12 @@ def test_invalid_amount_option(paths, capsys):
 
     assert code == 1
     assert "invalid amount '12.345': expected at most 2 decimal places" in err
+
+
+@pytest.mark.parametrize("text", ["1e2", "NaN", "Infinity", "12,50"])
+def test_amount_in_plain_notation_only(text):
+    with pytest.raises(ReviewError, match="expected a number like 125.50"):
+        parse_amount(text)
 
 
 def test_missing_warehouse(tmp_path, capsys):
