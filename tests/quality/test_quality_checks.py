@@ -30,8 +30,10 @@ insert into marts.fct_payments
     (payment_id, customer_id, payment_date, payment_amount, applied_amount, unapplied_amount)
 values ('P3', 'C1', date '2027-01-15', 50.00, -10.00, 60.00),
        ('P4', 'C1', null, 20.00, 20.00, 0.00);
-insert into marts.dim_customers (customer_id, customer_name, ar_contact_email)
-values ('C3', 'Fabrikam', 'payables at fabrikam');
+insert into marts.dim_customers
+    (customer_id, customer_name, ar_contact_email, parent_customer_id)
+values ('C3', 'Fabrikam', 'payables at fabrikam', null),
+       ('C4', 'Tailspin', 'ar@tailspin.example', 'C4');
 insert into intermediate.int_invoices_prepared (invoice_id, customer_id) values (null, 'C1'), ('I2', 'C1');
 """
 
@@ -83,7 +85,7 @@ def test_clean_database_passes(work_db):
     assert result.check_errors == []
     assert result.checks_failed == 0
     assert result.checks_passed == result.checks_run
-    assert result.checks_run == 30
+    assert result.checks_run == 31
     assert result.blocking_failed is False
     assert result.failures_written == 0
     assert read_failures(work_db) == []
@@ -163,6 +165,15 @@ def test_known_bad_rows_reported_exactly(bad_run):
             "run-7",
         ),
         (
+            "parent_customer_not_circular",
+            "warning",
+            "marts.dim_customers",
+            "customer",
+            "C4",
+            "parent_customer_id",
+            "run-7",
+        ),
+        (
             "payment_date_not_after_as_of_date",
             "warning",
             "marts.fct_payments",
@@ -184,9 +195,9 @@ def test_known_bad_rows_reported_exactly(bad_run):
         ("validity_split_adds_up", "error", deductions, "deduction", "D5", "valid_amount", "run-7"),
     ]
     assert result.check_errors == []
-    assert result.checks_failed == 12
+    assert result.checks_failed == 13
     assert result.checks_passed == 18
-    assert result.failures_written == 14
+    assert result.failures_written == 15
     assert result.blocking_failed is True
 
 
@@ -251,8 +262,8 @@ def test_missing_table_is_check_error(tmp_path):
         ("payments", "payment_id_unique"),
     ]
     assert all("fct_payments" in text for _, _, text in result.check_errors)
-    assert result.checks_run == 30
-    assert result.checks_passed == 23
+    assert result.checks_run == 31
+    assert result.checks_passed == 24
     assert result.checks_failed == 0
     assert result.failures_written == 0
     assert result.blocking_failed is True
@@ -345,7 +356,7 @@ def test_run_replaces_earlier_failures(tmp_path):
         "select check_id, entity_id, detected_at from raw.dq_failures order by all"
     ).fetchall()
     connection.close()
-    assert counts == [("run-4", 14)]
+    assert counts == [("run-4", 15)]
     assert "old_check" not in {check_id for check_id, _, _ in again}
     assert again == found
 
@@ -363,7 +374,7 @@ def test_connections_closed_after_run(bad_run):
         [sys.executable, "-c", script, str(work_db)], capture_output=True, text=True, timeout=60
     )
     assert completed.stderr == ""
-    assert completed.stdout.strip() == "14"
+    assert completed.stdout.strip() == "15"
 
 
 @pytest.mark.parametrize("folder", ["blocking", "warning"])
