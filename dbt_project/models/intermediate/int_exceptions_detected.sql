@@ -173,11 +173,13 @@ allocation_exceptions as (
                 then 'invoice ' || allocations.invoice_id
                     || ' was already settled; '
                     || {{ amount_text('allocations.excess_paid_amount') }}
-                    || ' of payment ' || allocations.payment_id || ' stays unapplied'
+                    || ' of payment ' || allocations.payment_id || ' is not applied to it'
+            -- The payment's unapplied amount shows whether the excess came
+            -- as cash: a remittance may list more than its payment brought.
             else 'payment ' || allocations.payment_id || ' pays '
                 || {{ amount_text('allocations.excess_paid_amount') }}
                 || ' more than invoice ' || allocations.invoice_id
-                || ' owed; the excess stays unapplied'
+                || ' owed; the excess is not applied to it'
         end as message,
         allocations.excess_paid_amount as amount,
         cast(null as varchar) as deduction_id,
