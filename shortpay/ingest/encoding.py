@@ -3,7 +3,7 @@
 A file that is not valid UTF-8 is decoded as cp1252 only when every byte of
 it decodes in cp1252. Otherwise it is rejected with the offset of the first
 byte that is invalid in UTF-8. Spreadsheet programs save "Unicode text" as
-UTF-16 with a byte order mark, which tells it apart.
+UTF-16 with a byte order mark, by which it is recognised.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from datetime import date
 from decimal import Decimal
 
 # The largest amount, price or quantity a record may have, either way. The
-# sums in the reports are decimal(18, 2) too, which holds 10,000 amounts of
-# this size.
+# sums in the reports are decimal(18, 2) too, which has room for 10,000
+# amounts of this size.
 MAX_AMOUNT = Decimal("999999999999.99")
 
 # ISO 4217 minor units for the currencies that do not have 2.

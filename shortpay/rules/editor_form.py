@@ -61,7 +61,7 @@ def parse_field(text: str, field_schema: dict[str, Any]) -> Any:
         return None
     kind = field_schema.get("type")
     if kind == "number":
-        # Plain notation only, as docs/rules.md asks: 1e3 stays text.
+        # Plain notation only, as docs/rules.md requires: 1e3 stays text.
         if not PLAIN_NUMBER.fullmatch(text):
             return text
         try:
