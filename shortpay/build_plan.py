@@ -38,7 +38,7 @@ BUILD_TABLES_DDL = (
 # The scope model and key column of each thing an incremental build counts
 # as rebuilt.
 REBUILT_SCOPES = {
-    "invoices": ("int_invoice_scope", "invoice_id"),
+    "invoices": ("int_allocation_scope", "invoice_id"),
     "payments": ("int_payment_scope", "payment_id"),
     "deductions": ("int_deduction_scope", "deduction_id"),
 }
@@ -132,6 +132,8 @@ def start_build(work_db: Path, run_id: str) -> None:
 def count_rebuilt(work_db: Path) -> dict[str, int]:
     """Count the invoices, payments and deductions that the last incremental build rebuilt.
 
+    Invoices are those whose allocations and balance were computed again:
+    the invoices of new rows and those that a payment matched again pays.
     Payments are those matched again and deductions those whose validity
     was decided again.
     """
