@@ -203,11 +203,11 @@ def test_later_day_equals_full_rebuild(tmp_path, prefect_api):
     ) == [decided]
     assert query(warehouse, "select count(*) from exceptions where deduction_id = ?",
                  [reviewed]) == [(0,)]
-    incremental = table_contents(warehouse)
+    incremental = table_contents(warehouse, without_load_dates=True)
 
     # The same warehouse built again in full. Its work database is deleted,
     # and the review decisions and sent messages in its state database stay.
     paths.work_db.unlink()
     full = run_pipeline(inbox, warehouse, RULES_DIR, later)
     assert full["build"]["mode"] == "full"
-    assert table_contents(warehouse) == incremental
+    assert table_contents(warehouse, without_load_dates=True) == incremental
