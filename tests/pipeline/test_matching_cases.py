@@ -236,3 +236,40 @@ def test_account_of_two_customers_resolves_nobody(warehouse):
     assert applications_of(warehouse, ("PX",)) == {}
     assert open_amounts(warehouse, "CP")["P-7"] == Decimal("95.00")
     assert exception_types(warehouse, "PX") == ["unapplied_cash", "unmatched_remittance"]
+
+
+def test_credit_line_applies_nothing(tmp_path: Path, prefect_api: str):
+    """A negative paid amount is a credit taken: the payment's variance, not a negative application."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "customers.csv").write_text(
+        "customer_id,name\nCN,Nettle Stores\n", encoding="utf-8"
+    )
+    (inbox / "invoices.csv").write_text(
+        "invoice_id,customer_id,invoice_date,due_date,currency,total_amount,payment_terms\n"
+        "N-1,CN,2026-10-01,2026-10-31,USD,100.00,NET 30\n"
+        "N-2,CN,2026-10-02,2026-11-01,USD,80.00,NET 30\n",
+        encoding="utf-8",
+    )
+    (inbox / "remittances.csv").write_text(
+        "payment_id,customer_id,payment_date,payment_amount,currency,invoice_reference,"
+        "paid_amount\n"
+        "PN1,CN,2026-11-10,70.00,USD,N-1,100.00\n"
+        "PN1,CN,2026-11-10,70.00,USD,N-2,-30.00\n",
+        encoding="utf-8",
+    )
+    warehouse = tmp_path / "warehouse.duckdb"
+
+    run_pipeline(inbox, warehouse, RULES_DIR, date(2026, 11, 30))
+
+    assert open_amounts(warehouse, "CN") == {"N-1": Decimal("0.00"), "N-2": Decimal("80.00")}
+    assert query(
+        warehouse,
+        "select applied_amount, unapplied_amount, payment_level_deduction_amount"
+        " from fct_payments where payment_id = 'PN1'",
+    ) == [(Decimal("100.00"), Decimal("0.00"), Decimal("30.00"))]
+    assert query(
+        warehouse,
+        "select invoice_id, deduction_amount, deduction_source from fct_deductions"
+        " where payment_id = 'PN1'",
+    ) == [(None, Decimal("30.00"), "remittance_variance")]

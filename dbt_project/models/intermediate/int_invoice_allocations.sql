@@ -114,11 +114,16 @@ ordered as (
 ),
 
 -- A line that is not a partial payment settles the invoice in full (paid,
--- explained or unexplained), so later lines find nothing open.
+-- explained or unexplained), so later lines find nothing open. A line with
+-- a negative paid amount is a credit the customer takes, such as a credit
+-- note: it applies nothing and settles nothing, and the payment's
+-- remittance variance (int_payment_balances) becomes the deduction.
 claims as (
     select
         ordered.*,
+        coalesce(paid_amount < 0, false) as is_credit_line,
         case
+            when coalesce(paid_amount < 0, false) then 0
             when is_partial_payment
                 then coalesce(paid_amount, 0) + discount_amount + withheld_amount
             else invoice_total_amount
@@ -157,9 +162,14 @@ applied as (
 capped as (
     select
         applied.*,
-        least(line_paid_amount, open_before_amount) as applied_amount,
-        line_paid_amount - least(line_paid_amount, open_before_amount)
-            as excess_paid_amount
+        case
+            when is_credit_line then 0
+            else least(line_paid_amount, open_before_amount)
+        end as applied_amount,
+        case
+            when is_credit_line then 0
+            else line_paid_amount - least(line_paid_amount, open_before_amount)
+        end as excess_paid_amount
     from applied
 ),
 
@@ -209,7 +219,7 @@ final as (
         ) as over_explained_amount,
         cast(
             case
-                when is_partial_payment then 0
+                when is_partial_payment or is_credit_line then 0
                 else open_before_amount - applied_amount
                     - discount_taken_amount - withheld_taken_amount
             end as decimal(18, 2)
