@@ -203,6 +203,16 @@ def test_later_day_equals_full_rebuild(tmp_path, prefect_api):
     ) == [decided]
     assert query(warehouse, "select count(*) from exceptions where deduction_id = ?",
                  [reviewed]) == [(0,)]
+    # The month of the recovery has a row of the report, with the amount
+    # recovered, whether or not anything else happened in it.
+    assert query(
+        warehouse,
+        "select kpis.recovered_amount = deductions.invalid_amount"
+        " from rpt_deduction_kpis as kpis inner join fct_deductions as deductions"
+        " on kpis.period_start = date_trunc('month', deductions.resolved_at)"
+        " where deductions.deduction_id = ?",
+        [disputed],
+    ) == [(True,)]
     incremental = table_contents(warehouse, without_load_dates=True)
 
     # The same warehouse built again in full. Its work database is deleted,

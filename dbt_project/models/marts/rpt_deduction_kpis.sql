@@ -25,8 +25,15 @@ lines as (
     select match_status, payment_date from {{ ref('int_remittance_matches') }}
 ),
 
+-- Every month in which a deduction opened, was decided or was resolved,
+-- or an invoice was dated: a month with only decisions still has its rates.
 months as (
     select distinct opened_month as period_start from deductions
+    union
+    select distinct {{ month_start('decided_date') }} from deductions
+    union
+    select distinct {{ month_start('resolved_date') }} from deductions
+    where resolved_date is not null
     union
     select distinct {{ month_start('invoice_date') }} from invoices
 ),
