@@ -4,6 +4,9 @@ Run it with ``shortpay run``. It needs no Prefect server: without PREFECT_API_UR
 one for the run.
 """
 
+# The imports after set_library_defaults() below come late on purpose.
+# ruff: noqa: E402
+
 from __future__ import annotations
 
 import logging
@@ -11,10 +14,17 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from shortpay.settings import set_library_defaults
+
+# A deployment imports this module without the CLI, which calls this first.
+# It has to come before Prefect's import, when Prefect reads its settings.
+set_library_defaults()
+
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from shortpay.locking import RunLockTimeout, run_lock
+from shortpay.pipeline import new_run_id
 from shortpay.run_history import record_run
 from shortpay.settings import EXPECTATIONS_DIR, Paths
 from shortpay.summary import format_summary, summarize_build
@@ -69,8 +79,8 @@ def main_flow(
     inbox: Path,
     warehouse: Path,
     rules_dir: Path,
-    as_of: date,
-    run_id: str,
+    as_of: date | None = None,
+    run_id: str | None = None,
     outbox: Path | None = None,
     transport: str | None = None,
     expectations_dir: Path = EXPECTATIONS_DIR,
@@ -79,8 +89,12 @@ def main_flow(
     """Ingest, build, check, follow up, publish and summarise one run.
 
     With ``full_build`` the dbt build rebuilds every model from scratch even
-    when it could be incremental.
+    when it could be incremental. A run without ``as_of`` describes today
+    (the local date, as ``shortpay run`` does), and one without ``run_id``
+    gets a new id, so a scheduled deployment needs only the three paths.
     """
+    as_of = as_of or date.today()
+    run_id = run_id or new_run_id()
     logger = get_run_logger()
     paths = Paths.for_warehouse(warehouse, outbox)
     paths.ensure()

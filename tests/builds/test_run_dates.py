@@ -1,4 +1,4 @@
-"""The run date that `shortpay run --as-of` accepts."""
+"""The run date that `shortpay run --as-of` accepts, and the flow's defaults."""
 
 from __future__ import annotations
 
@@ -26,3 +26,12 @@ def test_calendar_date_is_accepted():
 def test_other_forms_are_rejected(text, reason):
     with pytest.raises(argparse.ArgumentTypeError, match=reason):
         parse_date(text)
+
+
+def test_scheduled_flow_needs_only_paths():
+    """A deployment passes the three paths; the date and run id default per run."""
+    from flows.main import main_flow
+
+    assert main_flow.parameters.required == ["inbox", "warehouse", "rules_dir"]
+    assert main_flow.parameters.properties["as_of"]["default"] is None
+    assert main_flow.parameters.properties["run_id"]["default"] is None
