@@ -211,6 +211,43 @@ def test_column_checks_name_each_failure(tmp_path: Path, sample_runs):
     )
 
 
+def test_invoice_auto_match_rate(sample_runs):
+    """Invoices whose deductions need review count as paid, not as matched with no person."""
+    rates = query(
+        sample_runs["warehouse"],
+        """
+        with reviewed as (
+            select distinct invoice_id, customer_id from fct_deductions
+            where validity = 'needs_review' or first_decided_at is not null
+        ),
+        paid as (
+            select
+                date_trunc('month', invoices.last_payment_date) as period_start,
+                count(*) as paid,
+                count(*) filter (
+                    where invoices.open_amount = 0 and reviewed.invoice_id is null
+                ) as matched
+            from fct_invoices as invoices
+            left join reviewed using (invoice_id, customer_id)
+            where invoices.last_payment_date is not null
+            group by 1
+        )
+        select
+            count(*),
+            count(*) filter (where kpis.auto_match_rate_invoices
+                = round(cast(paid.matched as decimal(18, 6)) / paid.paid, 6)),
+            count(*) filter (where paid.matched < paid.paid)
+        from paid
+        inner join rpt_deduction_kpis as kpis
+            on kpis.period_start = paid.period_start
+        """,
+    )
+    months, agreeing, below_one = rates[0]
+    assert months > 0
+    assert agreeing == months
+    assert below_one > 0
+
+
 def test_sample_followups_written_once(sample_runs):
     first = sample_runs["first"]["followups"]
     assert first["sent"] == EXPECTED_FOLLOWUPS

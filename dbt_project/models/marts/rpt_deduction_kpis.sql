@@ -95,14 +95,39 @@ invoiced as (
     group by {{ month_start('invoice_date') }}
 ),
 
+-- Invoices for which a person had to look at a deduction: one that needs
+-- review, or one that someone decided.
+reviewed_invoices as (
+    select
+        invoice_id,
+        customer_id,
+        max(case
+            when validity = 'needs_review' or first_decided_at is not null then 1
+            else 0
+        end) as needs_person
+    from deductions
+    where invoice_id is not null
+    group by invoice_id, customer_id
+),
+
+-- An invoice is matched automatically when it is fully settled and no
+-- deduction of it needed a person.
 invoice_matching as (
     select
-        {{ month_start('last_payment_date') }} as period_start,
+        {{ month_start('invoices.last_payment_date') }} as period_start,
         count(*) as invoices_paid,
-        sum(case when open_amount = 0 then 1 else 0 end) as invoices_closed
+        sum(case
+            when invoices.open_amount = 0
+                and coalesce(reviewed_invoices.needs_person, 0) = 0
+                then 1
+            else 0
+        end) as invoices_closed
     from invoices
-    where last_payment_date is not null
-    group by {{ month_start('last_payment_date') }}
+    left join reviewed_invoices
+        on invoices.invoice_id = reviewed_invoices.invoice_id
+        and invoices.customer_id = reviewed_invoices.customer_id
+    where invoices.last_payment_date is not null
+    group by {{ month_start('invoices.last_payment_date') }}
 ),
 
 payment_matching as (
