@@ -103,6 +103,10 @@ def format_date(value: dt.date | None, language: str) -> str:
 
 
 @functools.lru_cache(maxsize=8)
+def _blank_none(value: Any) -> Any:
+    return "" if value is None else value
+
+
 def build_environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
     """Create the Jinja2 environment: autoescape for .html, strict undefined names.
 
@@ -117,6 +121,8 @@ def build_environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # An empty field (None) prints as nothing, not as "None".
+        finalize=_blank_none,
     )
     environment.filters["money"] = format_money
     environment.filters["quantity"] = format_quantity

@@ -10,7 +10,12 @@ import pytest
 from followup_cases import AS_OF, WorkData, customer, deduction, invoice
 
 from shortpay.followups import outbox
-from shortpay.followups.render import format_date, format_money, format_quantity
+from shortpay.followups.render import (
+    build_environment,
+    format_date,
+    format_money,
+    format_quantity,
+)
 from shortpay.followups.run import run_followups
 from shortpay.settings import TEMPLATES_DIR
 
@@ -207,3 +212,9 @@ def test_format_quantity_and_date():
     assert format_date(dt.date(2026, 3, 2), "en") == "2 March 2026"
     assert format_date(dt.date(2026, 3, 2), "de") == "02.03.2026"
     assert format_date(dt.date(2026, 3, 2), "fr") == "02/03/2026"
+
+
+def test_empty_field_prints_nothing(tmp_path):
+    (tmp_path / "note.txt").write_text("ref {{ reference }}|{{ missing_ok }}", encoding="utf-8")
+    template = build_environment(tmp_path).get_template("note.txt")
+    assert template.render(reference=None, missing_ok="x") == "ref |x"
