@@ -241,6 +241,10 @@ class SendGridTransport:
             return self._unknown(f"connection lost: {type(error).__name__}: {error}")
         if 200 <= response.status_code < 300:
             provider_id = response.headers.get("X-Message-Id")
+            # The id is stored and listed, so it goes through the same
+            # redaction as error texts, in case a server echoes the key.
+            if provider_id is not None:
+                provider_id = self.redact(provider_id)[:200]
             return DeliveryResult(status="sent", provider_message_id=provider_id)
         return self._unknown(f"unexpected HTTP {response.status_code}")
 

@@ -329,6 +329,17 @@ def test_api_key_never_logged(paths, rules_dir, work_db, fake_sendgrid, monkeypa
         assert API_KEY not in (row.last_error or "")
 
 
+def test_api_key_not_in_stored_message_id(paths, rules_dir, work_db, fake_sendgrid):
+    fake_sendgrid.respond = lambda number, body: (202, {"X-Message-Id": f"id-{API_KEY}"}, b"")
+    conn = work_db(WorkData(deductions=[deduction("D9")]))
+
+    run_followups(conn, paths, AS_OF, rules_dir)
+
+    [row] = outbox.read_messages(paths.state_db)
+    assert row.status == "sent"
+    assert row.provider_message_id == "id-[redacted]"
+
+
 def test_api_key_not_in_errors_or_repr(fake_sendgrid, monkeypatch, tmp_path):
     settings = SendGridSettings.from_env()
     transport = SendGridTransport(settings)
