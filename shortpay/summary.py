@@ -127,7 +127,7 @@ def summarize_build(work_db: Path) -> dict:
 def _build_line(build: dict | None) -> list[str]:
     if not build:
         return []
-    line = f"  build: {build['mode']}, {build['new_files']} new files"
+    line = f"  build: {build['mode']}, {build['new_files']} new or changed files"
     rebuilt = build.get("rebuilt")
     if rebuilt:
         line += (

@@ -75,7 +75,7 @@ def build_models(
 
     plan = plan_build(paths.work_db, rules_hash, full_build=full_build)
     get_run_logger().info(
-        "dbt build: %s (%s), %d new files",
+        "dbt build: %s (%s), %d new or changed files",
         "incremental" if plan.incremental else "full", plan.reason, len(plan.unbuilt_files),
     )
     # A project that does not parse fails here, before the build is marked

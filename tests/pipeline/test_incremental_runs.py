@@ -85,7 +85,7 @@ def test_second_build_is_incremental(incremental_runs):
         "new_files": 6,
         "rebuilt": {"invoices": 261, "payments": 145, "deductions": 32},
     }
-    assert "6 new files, 261 invoices, 145 payments and 32 deductions rebuilt" in (
+    assert "6 new or changed files, 261 invoices, 145 payments and 32 deductions rebuilt" in (
         format_summary(incremental_runs["second"])
     )
 
