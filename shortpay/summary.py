@@ -115,6 +115,7 @@ def summarize_build(work_db: Path) -> dict:
             "valid": _money(valid),
             "invalid": _money(invalid),
             "needs_review": _money(needs_review),
+            "on_invoices": _money(on_invoices),
             "by_category": by_category,
             "by_validity": by_validity,
         },
@@ -135,6 +136,18 @@ def _build_line(build: dict | None) -> list[str]:
             f" and {rebuilt.get('deductions', 0)} deductions rebuilt"
         )
     return [f"{line} ({build['reason']})"]
+
+
+def _deductions_by_place(deductions: dict, invoices: dict) -> list[str]:
+    """Split the deductions into those on invoices and those at payment level."""
+    if "on_invoices" not in deductions:
+        return []
+    payment_level = Decimal(deductions["amount"]) - Decimal(deductions["on_invoices"])
+    return [
+        f"    on invoices {deductions['on_invoices']}: discounts taken"
+        f" {invoices['discounts']} + deducted {invoices['deducted']};"
+        f" at payment level {_money(payment_level)}"
+    ]
 
 
 # The summary's wording of each publication mode.
@@ -168,6 +181,7 @@ def format_summary(summary: dict) -> str:
         f"  deductions: {deductions['count']} totalling {deductions['amount']}, split by"
         f" amount: valid {deductions['valid']} + invalid {deductions['invalid']} + awaiting"
         f" review {deductions['needs_review']}",
+        *_deductions_by_place(deductions, invoices),
         # Evidence or a decision can split a deduction into a valid and an
         # invalid amount. Its validity is then invalid, and the table counts it once.
         "    whole deductions by validity (one with an invalid part counts as invalid):",

@@ -167,6 +167,10 @@ def test_sample_summary_shows_the_sums(sample_runs):
         "  deductions: 257 totalling 26922.38, split by amount: valid 9082.69"
         " + invalid 3347.10 + awaiting review 14492.59",
     ]
+    assert (
+        "    on invoices 26847.38: discounts taken 3580.90 + deducted 23266.48;"
+        " at payment level 75.00"
+    ) in lines
     assert lines[-2] == (
         "  sums: payments balance, deductions balance, invoices balance,"
         " invoice_deductions balance"
