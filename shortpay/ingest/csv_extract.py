@@ -55,6 +55,8 @@ class ColumnSpec:
     allow_empty: bool = False
     # A number column whose value must not be below zero.
     non_negative: bool = False
+    # For a date column, the column whose date it must not come before.
+    not_before: str | None = None
 
 
 def _required(*names: str, kind: str = "text") -> list[ColumnSpec]:
@@ -104,7 +106,8 @@ ERP_SPECS: dict[str, list[ColumnSpec]] = {
     ],
     "promotions": [
         *_required("promotion_id", "customer_id"),
-        *_required("start_date", "end_date", kind="date"),
+        ColumnSpec("start_date", "date", required=True),
+        ColumnSpec("end_date", "date", required=True, not_before="start_date"),
         ColumnSpec("promotion_type", "promotion_type", required=True),
         ColumnSpec("amount_cap", "money", required=True, non_negative=True),
         ColumnSpec("sku"),
@@ -114,7 +117,8 @@ ERP_SPECS: dict[str, list[ColumnSpec]] = {
     "prices": [
         *_required("customer_id", "sku"),
         ColumnSpec("unit_price", "price", required=True),
-        *_required("valid_from", "valid_to", kind="date"),
+        ColumnSpec("valid_from", "date", required=True),
+        ColumnSpec("valid_to", "date", required=True, not_before="valid_from"),
         ColumnSpec("currency", "currency"),
     ],
 }
@@ -193,6 +197,16 @@ def _reason_sql(spec: ColumnSpec) -> str | None:
             f"{label}, {value}) END"
         )
     return None
+
+
+def _order_reason_sql(column: str, earlier: str) -> str:
+    """Return an SQL expression giving why date ``column`` comes before ``earlier``, or NULL."""
+    value, first = _quote_identifier(column), _quote_identifier(earlier)
+    return (
+        f"CASE WHEN try_cast({value} AS DATE) < try_cast({first} AS DATE) "
+        f"THEN format('{{}} ''{{}}'' is before {{}} ''{{}}''', {_sql_text(column)}, {value}, "
+        f"{_sql_text(earlier)}, {first}) END"
+    )
 
 
 def cast_sql(spec: ColumnSpec) -> str:
@@ -365,6 +379,8 @@ def _stage_segment(
         reason = _reason_sql(spec)
         if reason is not None:
             reasons.append(reason)
+        if spec.not_before:
+            reasons.append(_order_reason_sql(spec.name, spec.not_before))
     reasons_sql = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
     target = "CREATE TEMP TABLE ingest_csv_checked AS" if line_offset == 0 else (
         "INSERT INTO ingest_csv_checked"

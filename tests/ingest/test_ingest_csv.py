@@ -116,6 +116,29 @@ def test_csv_bad_rows_become_issues(cases: Path, load, query) -> None:
     assert query("SELECT status, records_loaded FROM raw.files") == [("loaded", 3)]
 
 
+def test_csv_end_before_start_is_issue(inbox: Path, load, query) -> None:
+    (inbox / "promotions.csv").write_text(
+        "promotion_id,customer_id,start_date,end_date,promotion_type,amount_cap\n"
+        "PR-1,C1,2026-10-01,2026-10-31,scan,500.00\n"
+        "PR-2,C1,2026-10-31,2026-10-01,scan,500.00\n",
+        encoding="utf-8",
+    )
+    (inbox / "prices.csv").write_text(
+        "customer_id,sku,unit_price,valid_from,valid_to\n"
+        "C1,SKU-1,4.5000,2026-12-01,2026-01-01\n",
+        encoding="utf-8",
+    )
+    load()
+    assert query("SELECT promotion_id FROM raw.promotions") == [("PR-1",)]
+    assert query("SELECT count(*) FROM raw.prices") == [(0,)]
+    assert query(
+        "SELECT source_file, source_position, reason FROM raw.ingest_issues ORDER BY 1"
+    ) == [
+        ("prices.csv", "line 2", "valid_to '2026-01-01' is before valid_from '2026-12-01'"),
+        ("promotions.csv", "line 3", "end_date '2026-10-01' is before start_date '2026-10-31'"),
+    ]
+
+
 def test_csv_missing_column_rejects_file(cases: Path, load, query) -> None:
     summary = load(cases / "csv/invoice_lines_missing_column.csv")
     assert summary.files_rejected == 1
