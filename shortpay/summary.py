@@ -139,9 +139,7 @@ def _build_line(build: dict | None) -> list[str]:
 
 
 def _deductions_by_place(deductions: dict, invoices: dict) -> list[str]:
-    """Split the deductions into those on invoices and those at payment level."""
-    if "on_invoices" not in deductions:
-        return []
+    """Return the line that splits the deductions into those on invoices and at payment level."""
     payment_level = Decimal(deductions["amount"]) - Decimal(deductions["on_invoices"])
     return [
         f"    on invoices {deductions['on_invoices']}: discounts taken"

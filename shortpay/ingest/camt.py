@@ -101,7 +101,7 @@ def _amount(element: etree._Element | None, position: str) -> tuple[Decimal, str
     too_large = above_max_amount(value)
     if too_large:
         raise CamtError(position, f"amount at {position} {too_large}: '{text}'")
-    return value.quantize(CENT), element.get("Ccy")
+    return value.quantize(CENT), currency
 
 
 @dataclass

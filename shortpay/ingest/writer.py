@@ -112,7 +112,7 @@ def _drop_resent_payments(
     )
     if not earlier:
         return fingerprints
-    kept_payments, kept_fingerprints, resent_ids = [], [], set()
+    kept_fingerprints, resent_ids = [], set()
     for payment, fingerprint in zip(result.payments, fingerprints, strict=True):
         if fingerprint in earlier:
             earlier_id, earlier_file = earlier[fingerprint]
@@ -130,19 +130,23 @@ def _drop_resent_payments(
                 )
             )
         else:
-            kept_payments.append(payment)
             kept_fingerprints.append(fingerprint)
-    result.payments = kept_payments
-    result.lines = [line for line in result.lines if line.payment_id not in resent_ids]
-    result.adjustments = [item for item in result.adjustments if item.payment_id not in resent_ids]
+    _leave_out_payments(result, resent_ids)
     return kept_fingerprints
+
+
+def _leave_out_payments(result: ParseResult, payment_ids: set[str]) -> None:
+    """Remove these payments, with their remittance lines and adjustments, from a result."""
+    result.payments = [p for p in result.payments if p.payment_id not in payment_ids]
+    result.lines = [line for line in result.lines if line.payment_id not in payment_ids]
+    result.adjustments = [item for item in result.adjustments if item.payment_id not in payment_ids]
 
 
 def _drop_invalid_currencies(result: ParseResult) -> None:
     """Write currencies in capitals and leave out payments whose currency is not a code.
 
-    A payment goes with its lines and adjustments, and each becomes an
-    issue at its position, as the CSV reader does for its rows.
+    Such a payment is left out with its lines and adjustments, and becomes
+    an issue at its position, as a CSV row does.
     """
     invalid_ids = set()
     for payment in result.payments:
@@ -159,11 +163,7 @@ def _drop_invalid_currencies(result: ParseResult) -> None:
             )
         )
     if invalid_ids:
-        result.payments = [p for p in result.payments if p.payment_id not in invalid_ids]
-        result.lines = [line for line in result.lines if line.payment_id not in invalid_ids]
-        result.adjustments = [
-            item for item in result.adjustments if item.payment_id not in invalid_ids
-        ]
+        _leave_out_payments(result, invalid_ids)
 
 
 def write_parse_result(

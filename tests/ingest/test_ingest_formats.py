@@ -105,6 +105,16 @@ def test_mapping_invalid_file_rejected(cases: Path, load, query) -> None:
     assert reason.startswith("broken.mapping.yaml: target entity 'orders' is not one of ")
 
 
+def save_workbook(path: Path, rows: list[list], title: str | None = None) -> None:
+    workbook = Workbook()
+    sheet = workbook.active
+    if title:
+        sheet.title = title
+    for row in rows:
+        sheet.append(row)
+    workbook.save(path)
+
+
 def test_mapping_xlsx_invoices(inbox: Path, load, query) -> None:
     (inbox / "erp.mapping.yaml").write_text(
         "name: erp-sheet\n"
@@ -116,15 +126,19 @@ def test_mapping_xlsx_invoices(inbox: Path, load, query) -> None:
         "              due_date: Due, total_amount: Amount, is_disputed: Dispute}\n"
         "    constants: {currency: USD}\n"
     )
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "Items"
-    sheet.append(["Doc", "Customer", "Date", "Due", "Amount", "Dispute"])
-    sheet.append(["000123", "0010", date(2026, 11, 2), date(2026, 12, 2), 55.94, "Yes"])
-    sheet.append(["000124", "0010", date(2026, 11, 3), date(2026, 12, 3), 100, "no"])
-    sheet.append(["000125", "0010", date(2026, 11, 3), date(2026, 12, 3), 1.005, "no"])
-    workbook.save(inbox / "open_items_2026-11.xlsx")
+    save_workbook(
+        inbox / "open_items_2026-11.xlsx",
+        [
+            ["Doc", "Customer", "Date", "Due", "Amount", "Dispute"],
+            ["000123", "0010", date(2026, 11, 2), date(2026, 12, 2), 55.94, "Yes"],
+            ["000124", "0010", date(2026, 11, 3), date(2026, 12, 3), 100, "no"],
+            ["000125", "0010", date(2026, 11, 3), date(2026, 12, 3), 1.005, "no"],
+        ],
+        title="Items",
+    )
+
     summary = load()
+
     assert summary.invoices == 2
     assert query(
         "SELECT invoice_id, invoice_date, total_amount, is_disputed FROM raw.invoices "
@@ -150,16 +164,20 @@ def test_mapping_xlsx_decimal_comma(inbox: Path, load, query) -> None:
         "              due_date: Datum, total_amount: Betrag}\n"
         "    constants: {currency: EUR}\n"
     )
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.append(["Beleg", "Kunde", "Datum", "Betrag"])
-    sheet.append(["B-1", "0010", date(2026, 11, 2), 55.94])
-    sheet.append(["B-2", "0010", date(2026, 11, 2), 1234.5])
-    sheet.append(["B-3", "0010", date(2026, 11, 2), 100])
-    sheet.append(["B-4", "0010", date(2026, 11, 2), "1.234,56"])
-    sheet.append(["B-5", "0010", date(2026, 11, 2), 1.005])
-    workbook.save(inbox / "posten_2026-11.xlsx")
+    save_workbook(
+        inbox / "posten_2026-11.xlsx",
+        [
+            ["Beleg", "Kunde", "Datum", "Betrag"],
+            ["B-1", "0010", date(2026, 11, 2), 55.94],
+            ["B-2", "0010", date(2026, 11, 2), 1234.5],
+            ["B-3", "0010", date(2026, 11, 2), 100],
+            ["B-4", "0010", date(2026, 11, 2), "1.234,56"],
+            ["B-5", "0010", date(2026, 11, 2), 1.005],
+        ],
+    )
+
     summary = load()
+
     assert summary.invoices == 4
     assert query("SELECT invoice_id, total_amount FROM raw.invoices ORDER BY invoice_id") == [
         ("B-1", D("55.94")),

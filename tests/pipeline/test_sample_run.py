@@ -247,6 +247,7 @@ def test_invoice_auto_match_rate(sample_runs):
         """,
     )
     months, agreeing, below_one = rates[0]
+
     assert months > 0
     assert agreeing == months
     assert below_one > 0
