@@ -154,23 +154,22 @@ def _reason_sql(spec: ColumnSpec) -> str | None:
         scale = DECIMAL_SCALES[spec.kind]
         # Trailing zeros beyond the scale are exact, so '12.500' is a valid amount.
         fraction = f"rtrim(regexp_extract({value}, '\\.(\\d*)$', 1), '0')"
+        number = f"try_cast({value} AS DECIMAL(18, {scale}))"
+        negative = ""
+        if spec.non_negative:
+            negative = f"WHEN {number} < 0 THEN format('{{}} ''{{}}'' is negative', {label}, {value}) "
         return (
             f"CASE WHEN {value} IS NULL THEN NULL "
             f"WHEN NOT regexp_full_match({value}, '[+-]?(\\d+(\\.\\d*)?|\\.\\d+)') "
             f"THEN format('{{}} ''{{}}'' is not a decimal number', {label}, {value}) "
             f"WHEN length({fraction}) > {scale} "
             f"THEN format('{{}} ''{{}}'' has more than {scale} decimal places', {label}, {value}) "
-            f"WHEN try_cast({value} AS DECIMAL(18, {scale})) IS NULL "
+            f"WHEN {number} IS NULL "
             f"THEN format('{{}} ''{{}}'' is out of range', {label}, {value}) "
-            f"WHEN abs(try_cast({value} AS DECIMAL(18, {scale}))) > {MAX_AMOUNT} "
+            f"WHEN abs({number}) > {MAX_AMOUNT} "
             f"THEN format('{{}} ''{{}}'' is above {MAX_AMOUNT}, the largest amount accepted', "
             f"{label}, {value}) "
-            + (
-                f"WHEN try_cast({value} AS DECIMAL(18, {scale})) < 0 "
-                f"THEN format('{{}} ''{{}}'' is negative', {label}, {value}) "
-                if spec.non_negative else ""
-            )
-            + "END"
+            f"{negative}END"
         )
     if spec.kind == "integer":
         return (
