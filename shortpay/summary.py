@@ -138,14 +138,14 @@ def _build_line(build: dict | None) -> list[str]:
     return [f"{line} ({build['reason']})"]
 
 
-def _deductions_by_place(deductions: dict, invoices: dict) -> list[str]:
+def _deductions_by_place(deductions: dict, invoices: dict) -> str:
     """Return the line that splits the deductions into those on invoices and at payment level."""
     payment_level = Decimal(deductions["amount"]) - Decimal(deductions["on_invoices"])
-    return [
+    return (
         f"    on invoices {deductions['on_invoices']}: discounts taken"
         f" {invoices['discounts']} + deducted {invoices['deducted']};"
         f" at payment level {_money(payment_level)}"
-    ]
+    )
 
 
 # The summary's wording of each publication mode.
@@ -179,7 +179,7 @@ def format_summary(summary: dict) -> str:
         f"  deductions: {deductions['count']} totalling {deductions['amount']}, split by"
         f" amount: valid {deductions['valid']} + invalid {deductions['invalid']} + awaiting"
         f" review {deductions['needs_review']}",
-        *_deductions_by_place(deductions, invoices),
+        _deductions_by_place(deductions, invoices),
         # Evidence or a decision can split a deduction into a valid and an
         # invalid amount. Its validity is then invalid, and the table counts it once.
         "    whole deductions by validity (one with an invalid part counts as invalid):",
