@@ -27,6 +27,7 @@ from shortpay.ingest.records import (
     RemittanceLine,
     above_max_amount,
 )
+from shortpay.numbers import PLAIN_DECIMAL
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,6 @@ NAMESPACE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.(053|054)\.001\.(\
 TESTED_VERSIONS = ("02", "04", "08")
 NOT_PROVIDED = "NOTPROVIDED"
 CENT = Decimal("0.01")
-PLAIN_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 # Texts that Python's Decimal reads as infinity or not-a-number.
 NON_FINITE = ("nan", "snan", "inf", "infinity")
 

@@ -13,7 +13,6 @@ Positions are ``segment N``, counting the non-empty segments of the file from
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -28,10 +27,10 @@ from shortpay.ingest.records import (
     RemittanceLine,
     above_max_amount,
 )
+from shortpay.numbers import PLAIN_DECIMAL
 
 logger = logging.getLogger(__name__)
 
-X12_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 TESTED_VERSIONS = ("004010", "005010")
 
 
@@ -116,7 +115,7 @@ def parse_amount(segment: Segment, index: int, *, money: bool = True) -> Decimal
     if text == "":
         return None
     name = f"{segment.tag}{index:02d}"
-    if not X12_NUMBER.fullmatch(text):
+    if not PLAIN_DECIMAL.fullmatch(text):
         raise X12Error(segment.position, f"{name} at {segment.position} is not a number: '{text}'")
     value = Decimal(text)
     if money and value != value.quantize(Decimal("0.01")):

@@ -9,20 +9,19 @@ earlier entry.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import yaml
 
+from shortpay.numbers import PLAIN_DECIMAL
 from shortpay.review.log import Decision, append_checked
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FOUR_EYES_AMOUNT = Decimal("5000.00")
 CENT = Decimal("0.01")
-PLAIN_AMOUNT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 
 # Status after each deduction action; None keeps the current status.
 DEDUCTION_STATUS_AFTER: dict[str, str | None] = {
@@ -121,7 +120,7 @@ def parse_amount(text: str) -> Decimal:
 
     Only plain notation is taken: 1e2, NaN and Infinity are not amounts.
     """
-    if not PLAIN_AMOUNT.fullmatch(text.strip()):
+    if not PLAIN_DECIMAL.fullmatch(text.strip()):
         raise ReviewError(f"invalid amount {text!r}: expected a number like 125.50")
     amount = Decimal(text.strip())
     if amount != amount.quantize(CENT):

@@ -12,6 +12,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from shortpay.numbers import PLAIN_DECIMAL
 from shortpay.rules.schema import RULE_FILES, SCHEMAS, SETTING_VALUES
 
 SETTINGS_FILE = "settings.yaml"
@@ -47,9 +48,6 @@ def display_text(value: Any) -> str:
     return str(value)
 
 
-PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
-
-
 def parse_field(text: str, field_schema: dict[str, Any]) -> Any:
     """Turn form text into the YAML value the schema expects.
 
@@ -62,7 +60,7 @@ def parse_field(text: str, field_schema: dict[str, Any]) -> Any:
     kind = field_schema.get("type")
     if kind == "number":
         # Plain notation only, as docs/rules.md requires: 1e3 stays text.
-        if not PLAIN_NUMBER.fullmatch(text):
+        if not PLAIN_DECIMAL.fullmatch(text):
             return text
         try:
             return Decimal(text)
