@@ -4,8 +4,10 @@ The generated inbox is split in two. The day's files are the last two
 remittance files and the invoices of the last invoice date, with their lines
 and shipments. Everything else is the base. The pipeline runs once on the
 base (a full build), the day's files are added, and it runs again: that
-second run is the increment, and the report compares its time with the
-base run's.
+second run is the increment. A third run rebuilds from scratch on all the
+files, in a fresh folder. The report compares the increment's time with the
+base run's and the rebuild's, and its published tables with the rebuild's,
+row by row.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import duckdb
 
+from shortpay.bench.compare import compare_warehouses
 from shortpay.bench.profiles import get_profile
 from shortpay.bench.runner import prepare_inbox, read_pipeline_result, timed_run
 
@@ -136,12 +139,22 @@ def run_increment_benchmark(
         forget_parsed_project()
         day_result, day_seconds, day_peak = timed_run(
             pipeline, base, warehouse, Path(rules_dir), increment_as_of)
+        # The full rebuild that the increment stands in for: the same files
+        # and date in a fresh folder, in a process of its own as well.
+        logger.info("bench: rebuilding from scratch on the same files, to compare")
+        rebuilt = case_dir / "rebuild" / "warehouse.duckdb"
+        rebuilt.parent.mkdir(parents=True)
+        forget_parsed_project()
+        rebuild_result, rebuild_seconds, rebuild_peak = timed_run(
+            pipeline, base, rebuilt, Path(rules_dir), increment_as_of)
+        differing = compare_warehouses(warehouse, rebuilt)
     finally:
         if not keep:
             shutil.rmtree(case_dir, ignore_errors=True)
 
     base_summary, base_stages = read_pipeline_result(base_result)
     day_summary, day_stages = read_pipeline_result(day_result)
+    _, rebuild_stages = read_pipeline_result(rebuild_result)
     return {
         "profile": profile,
         "invoices": invoices,
@@ -158,8 +171,15 @@ def run_increment_benchmark(
         "increment_as_of": increment_as_of.isoformat(),
         "increment_followups": day_summary.get("followups"),
         "warm_up_seconds": round(warm_up_seconds, 3),
+        "rebuild_seconds": round(rebuild_seconds, 3),
+        "rebuild_stage_seconds": {k: round(float(v), 3) for k, v in rebuild_stages.items()},
+        "rebuild_peak_rss_mib": rebuild_peak,
+        "increment_to_rebuild": round(day_seconds / rebuild_seconds, 3),
+        "dbt_increment_to_rebuild": _stage_ratio(day_stages, rebuild_stages, "dbt"),
         "increment_to_base": round(day_seconds / base_seconds, 3) if base_seconds else None,
         "dbt_increment_to_base": _stage_ratio(day_stages, base_stages, "dbt"),
+        "tables_equal_to_rebuild": not differing,
+        "tables_differing_from_rebuild": differing,
         "payments_before": base_summary.get("payments", {}).get("count"),
         "payments_after": day_summary.get("payments", {}).get("count"),
         "deductions_after": day_summary.get("deductions", {}).get("count"),

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import duckdb
 
+from shortpay.bench.compare import LOAD_DATED_COLUMNS, LOAD_DATED_EXCEPTIONS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RULES_DIR = REPO_ROOT / "rules"
 SAMPLE_INBOX = REPO_ROOT / "data" / "sample"
@@ -20,10 +22,6 @@ def query(database: Path, sql: str, parameters: list | None = None) -> list[tupl
         connection.close()
 
 
-# Exceptions dated by the clock when a file was loaded or a check ran. A
-# rebuild from scratch loads and checks again, after midnight perhaps.
-LOAD_DATED_EXCEPTIONS = ("ingest_error", "duplicate_payment", "data_quality")
-LOAD_DATED_COLUMNS = ("detected_at", "age_days")
 
 
 def table_contents(database: Path, without_load_dates: bool = False) -> dict[str, list[tuple]]:
