@@ -358,8 +358,9 @@ def _stage_segment(
         "SELECT min(line) FROM ingest_csv_reject_errors WHERE error_type = 'UNQUOTED VALUE'"
     ).fetchone()[0]
     last_line = unclosed if unclosed is not None else MAX_LINE
+    blank = _map_file_lines(con, data)
     _record_malformed_rows(con, context, line_offset, last_line)
-    _build_line_map(con, data)
+    _build_line_map(con, blank)
 
     selected = []
     for spec in specs:
@@ -387,7 +388,7 @@ def _stage_segment(
     # The SQL is built from the column specs and the quoted header names only.
     query = (
         f"{target} SELECT *, {reasons_sql} AS reasons FROM ("  # noqa: S608
-        f"SELECT m.line + ? AS line, {', '.join(selected)} FROM ingest_csv_stage AS s "
+        f"SELECT m.file_line + ? AS line, {', '.join(selected)} FROM ingest_csv_stage AS s "
         "JOIN ingest_csv_line_map AS m ON m.row_index = s.ingest_row_index "
         "WHERE m.line < ?)"
     )
@@ -467,27 +468,63 @@ def _record_malformed_rows(
     )
     inserted = con.execute(
         "INSERT INTO raw.ingest_issues "  # noqa: S608 - the CASE comes from REJECT_REASONS
-        "SELECT ?, ?, 'line ' || (line + ?), 'row could not be read: ' "
+        "SELECT ?, ?, 'line ' || (coalesce(starts.file_line, errors.line) + ?), "
+        "'row could not be read: ' "
         "|| string_agg(reason, '; ' ORDER BY first_column), 'error', ?, ? FROM ("
         f"SELECT line, min(column_idx) AS first_column, CASE error_type {reasons} "
         "ELSE lower(error_type) END || ' (' || arg_min(error_message, column_idx) || ')' "
         "AS reason FROM ingest_csv_reject_errors WHERE line <= ? GROUP BY line, error_type"
-        ") GROUP BY line ORDER BY line",
+        ") AS errors LEFT JOIN ingest_csv_file_lines AS starts ON starts.line = errors.line "
+        "GROUP BY errors.line, starts.file_line ORDER BY errors.line",
         [context.file_hash, context.source_file, line_offset, context.run_id,
          context.started_at, last_line],
     ).fetchone()
     context.issue_count += inserted[0] if inserted else 0
 
 
-def _build_line_map(con: duckdb.DuckDBPyConnection, data: bytes) -> None:
-    """Map each staged row to its line in the file.
+def _map_file_lines(con: duckdb.DuckDBPyConnection, data: bytes) -> list[int]:
+    """Create ingest_csv_file_lines, and return the lines that DuckDB skipped as blank.
 
-    Data lines start at 2. Lines that DuckDB rejected or skipped as blank are
-    left out, so the n-th staged row is the n-th remaining line.
+    DuckDB numbers a row with a line break in a quoted value as one line, so
+    after such a row its numbers fall behind the file's. The table maps each
+    of DuckDB's line numbers (the header is 1) to the line of the file on
+    which that row starts. It stays empty when every row is one line, which
+    the line count shows without reading the rows again.
     """
-    # NOTE: a quoted value that spans several lines shifts the line numbers of
-    # the rows after it, because this map assumes one line per row.
+    con.execute("DROP TABLE IF EXISTS ingest_csv_file_lines")
+    con.execute("CREATE TEMP TABLE ingest_csv_file_lines (line BIGINT, file_line BIGINT)")
     blank = _blank_lines(data)
+    staged_rows = con.execute("SELECT count(*) FROM ingest_csv_stage").fetchone()[0]
+    rejected = con.execute("SELECT count(DISTINCT line) FROM ingest_csv_reject_errors").fetchone()[
+        0
+    ]
+    file_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    if 1 + staged_rows + rejected + len(blank) == file_lines:
+        return blank
+    # Python's csv module reads a row with line breaks as one row, as DuckDB
+    # does, and counts the file's lines as it goes.
+    reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
+    starts, blank = [], []
+    lines_read = 0
+    for line, row in enumerate(reader, start=1):
+        starts.append(lines_read + 1)
+        if not row or (len(row) == 1 and not row[0].strip()):
+            blank.append(line)
+        lines_read = reader.line_num
+    con.execute(
+        "INSERT INTO ingest_csv_file_lines SELECT unnest(range(1, ?)), unnest(CAST(? AS BIGINT[]))",
+        [len(starts) + 1, starts],
+    )
+    return blank
+
+
+def _build_line_map(con: duckdb.DuckDBPyConnection, blank: list[int]) -> None:
+    """Map each staged row to its line number in DuckDB's count and in the file.
+
+    Data lines start at 2. Lines that DuckDB rejected or skipped as blank
+    (``blank``, in DuckDB's count) are left out, so the n-th staged row is
+    the n-th remaining line.
+    """
     staged_rows = con.execute("SELECT count(*) FROM ingest_csv_stage").fetchone()[0]
     rejected = con.execute("SELECT count(DISTINCT line) FROM ingest_csv_reject_errors").fetchone()[
         0
@@ -496,10 +533,12 @@ def _build_line_map(con: duckdb.DuckDBPyConnection, data: bytes) -> None:
     con.execute("DROP TABLE IF EXISTS ingest_csv_line_map")
     con.execute(
         "CREATE TEMP TABLE ingest_csv_line_map AS "
-        "SELECT row_number() OVER (ORDER BY line) - 1 AS row_index, line FROM ("
+        "SELECT row_number() OVER (ORDER BY numbered.line) - 1 AS row_index, numbered.line, "
+        "coalesce(starts.file_line, numbered.line) AS file_line FROM ("
         "SELECT range AS line FROM range(2, ?) "
         "WHERE range NOT IN (SELECT line FROM ingest_csv_reject_errors) "
-        "AND range NOT IN (SELECT unnest(CAST(? AS BIGINT[]))))",
+        "AND range NOT IN (SELECT unnest(CAST(? AS BIGINT[])))) AS numbered "
+        "LEFT JOIN ingest_csv_file_lines AS starts ON starts.line = numbered.line",
         [end, blank],
     )
 
@@ -532,3 +571,4 @@ def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the temp tables of the last staged CSV."""
     _drop_temp_tables(con)
     con.execute("DROP TABLE IF EXISTS ingest_csv_line_map")
+    con.execute("DROP TABLE IF EXISTS ingest_csv_file_lines")

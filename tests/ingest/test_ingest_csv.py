@@ -198,6 +198,42 @@ def test_csv_unclosed_quote_keeps_later_rows(inbox: Path, tmp_path: Path, load, 
     ) == [("line 3", UNCLOSED_QUOTE), ("line 5", UNCLOSED_QUOTE)]
 
 
+def test_csv_rows_after_line_breaks_keep_file_lines(
+    inbox: Path, tmp_path: Path, load, query
+) -> None:
+    """Rows and issues after a quoted value with line breaks name the file's own lines."""
+    good = "C00001,Acme Markets,2026-11-02,{0},USD,1,{1},{0},{2}\n"
+    summary = load_remittances(
+        load, tmp_path, "remittances_memo_lines.csv",
+        # Lines 2 and 3: a memo with one line break.
+        "PMTX000010," + good.format("100.00", "1001", '5.00,SH,"short\nshipped"')
+        # Line 4: too few values. Line 5 is blank.
+        + "PMTX000011,C00001,Acme Markets,2026-11-02,50.00,USD,1,1002\n\n"
+        + "PMTX000012," + good.format("200.00", "1003", ",,")
+        # Lines 7 to 9: a memo with two line breaks.
+        + "PMTX000013," + good.format("300.00", "1004", '5.00,SH,"a\nb\nc"')
+        # Line 10: an amount that is not a number.
+        + "PMTX000014," + good.format("abc", "1005", ",,")
+        + "PMTX000015," + good.format("400.00", "1006", ",,"),
+    )
+
+    assert summary.payments == 4
+    assert query(
+        "SELECT payment_id, source_position FROM raw.payments ORDER BY payment_id"
+    ) == [
+        ("PMTX000010", "line 2"),
+        ("PMTX000012", "line 6"),
+        ("PMTX000013", "line 7"),
+        ("PMTX000015", "line 11"),
+    ]
+    assert query(
+        "SELECT source_position FROM raw.ingest_issues ORDER BY source_position"
+    ) == [("line 10",), ("line 4",)]
+    assert query("SELECT memo FROM raw.adjustments ORDER BY payment_id") == [
+        ("short\nshipped",), ("a\nb\nc",),
+    ]
+
+
 def test_csv_short_row_names_its_count(inbox: Path, tmp_path: Path, load, query) -> None:
     """A row with 8 of 12 values gets one issue, with the count of 8 values."""
     summary = load_remittances(
