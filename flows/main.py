@@ -41,6 +41,12 @@ from shortpay.tasks import (
 
 log = logging.getLogger(__name__)
 
+# Under Prefect's own logging set-up (a deployment, a worker), the root
+# logger passes warnings only. Shortpay's info lines (files loaded, checks
+# run, messages sent) belong in the flow run's log, so they pass too.
+if logging.getLogger("shortpay").getEffectiveLevel() > logging.INFO:
+    logging.getLogger("shortpay").setLevel(logging.INFO)
+
 
 class PipelineError(RuntimeError):
     """A stage of the pipeline failed; ``stage`` names it."""

@@ -75,11 +75,31 @@ PREFECT_DEFAULTS = {
 }
 
 
+# Shortpay's own log lines (files loaded, rows rejected, checks failed,
+# messages held) go to the flow run's log in Prefect and to standard error.
+# A line logged outside a flow or task run, by `shortpay review` for
+# example, goes to standard error only.
+PREFECT_LOGGERS = {
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+}
+SHORTPAY_LOGGER = "shortpay"
+
+
 def set_library_defaults() -> None:
     """Turn off the usage reporting of dbt, Prefect and Great Expectations,
-    and give Prefect's temporary server time to start.
+    give Prefect's temporary server time to start and send Shortpay's log
+    lines to Prefect.
 
     Call it before Prefect is imported: Prefect reads its settings then.
+    A value that the environment sets already is kept, and the ``shortpay``
+    logger is added to the extra loggers it names.
     """
-    for name, value in {**TELEMETRY_OFF, **PREFECT_DEFAULTS}.items():
+    for name, value in {**TELEMETRY_OFF, **PREFECT_DEFAULTS, **PREFECT_LOGGERS}.items():
         os.environ.setdefault(name, value)
+    extra = [
+        name.strip()
+        for name in os.environ.get("PREFECT_LOGGING_EXTRA_LOGGERS", "").split(",")
+        if name.strip()
+    ]
+    if SHORTPAY_LOGGER not in extra:
+        os.environ["PREFECT_LOGGING_EXTRA_LOGGERS"] = ",".join([*extra, SHORTPAY_LOGGER])

@@ -25,6 +25,25 @@ def test_defaults_fill_only_unset_variables(monkeypatch: pytest.MonkeyPatch) -> 
     assert os.environ["DO_NOT_TRACK"] == "0"
 
 
+@pytest.mark.parametrize(
+    "user_value, expected",
+    [(None, "shortpay"), ("dbt", "dbt,shortpay"), ("shortpay, dbt", "shortpay, dbt")],
+)
+def test_shortpay_logger_joins_extra_loggers(
+    monkeypatch: pytest.MonkeyPatch, user_value: str | None, expected: str
+) -> None:
+    monkeypatch.delenv("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", raising=False)
+    if user_value is None:
+        monkeypatch.delenv("PREFECT_LOGGING_EXTRA_LOGGERS", raising=False)
+    else:
+        monkeypatch.setenv("PREFECT_LOGGING_EXTRA_LOGGERS", user_value)
+
+    set_library_defaults()
+
+    assert os.environ["PREFECT_LOGGING_EXTRA_LOGGERS"] == expected
+    assert os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] == "ignore"
+
+
 @pytest.mark.parametrize("user_value, expected", [(None, 180.0), ("45", 45.0)])
 def test_prefect_reads_the_startup_timeout(user_value: str | None, expected: float) -> None:
     """The shortpay command sets the timeout before it imports Prefect,

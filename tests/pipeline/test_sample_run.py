@@ -132,6 +132,30 @@ def test_sample_exceptions_by_type(sample_runs):
     assert sample_runs["first"]["exceptions"]["by_type"] == EXPECTED_EXCEPTIONS
 
 
+def test_shortpay_log_lines_reach_prefect(sample_runs):
+    """Lines of Shortpay's own loggers are in the flow run's log, from the
+    main thread and from the follow-up task's thread alike."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=30)
+    warehouse = str(sample_runs["warehouse"].resolve())
+    with get_client(sync_client=True) as client:
+        run_ids = [
+            run.id
+            for run in client.read_flow_runs(limit=200)
+            if str(run.parameters.get("warehouse")) == warehouse
+        ]
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=run_ids)), limit=200
+        )
+    messages = {(log.name, log.message.split(":", 1)[0]) for log in logs}
+    assert len(run_ids) == 2
+    assert ("shortpay.ingest.loader", "loaded customers.csv") in messages
+    assert ("shortpay.followups.run", "Follow-ups as of 2026-11-30") in messages
+
+
 def test_sample_bad_rows_name_file_and_line(sample_runs):
     rows = query(
         sample_runs["warehouse"],
