@@ -358,9 +358,8 @@ def _stage_segment(
         "SELECT min(line) FROM ingest_csv_reject_errors WHERE error_type = 'UNQUOTED VALUE'"
     ).fetchone()[0]
     last_line = unclosed if unclosed is not None else MAX_LINE
-    blank = _map_file_lines(con, data)
+    _build_line_map(con, data)
     _record_malformed_rows(con, context, line_offset, last_line)
-    _build_line_map(con, blank)
 
     selected = []
     for spec in specs:
@@ -482,14 +481,17 @@ def _record_malformed_rows(
     context.issue_count += inserted[0] if inserted else 0
 
 
-def _map_file_lines(con: duckdb.DuckDBPyConnection, data: bytes) -> list[int]:
-    """Create ingest_csv_file_lines, and return the lines that DuckDB skipped as blank.
+def _build_line_map(con: duckdb.DuckDBPyConnection, data: bytes) -> None:
+    """Map each staged row to its line in DuckDB's count and in the file.
 
-    DuckDB numbers a row with a line break in a quoted value as one line, so
-    after such a row its numbers fall behind the file's. The table maps each
-    of DuckDB's line numbers (the header is 1) to the line of the file on
-    which that row starts. It stays empty when every row is one line, which
-    the line count shows without reading the rows again.
+    Data lines start at 2. Lines that DuckDB rejected or skipped as blank are
+    left out, so the n-th staged row is the n-th remaining line.
+
+    DuckDB counts a row with a line break in a quoted value as one line, so
+    after such a row its count falls behind the file's lines. Then
+    ingest_csv_file_lines maps each line of DuckDB's count (the header is 1)
+    to the file line on which that row starts. The table stays empty when
+    every row is one line, which the file's line count shows.
     """
     con.execute("DROP TABLE IF EXISTS ingest_csv_file_lines")
     con.execute("CREATE TEMP TABLE ingest_csv_file_lines (line BIGINT, file_line BIGINT)")
@@ -499,10 +501,28 @@ def _map_file_lines(con: duckdb.DuckDBPyConnection, data: bytes) -> list[int]:
         0
     ]
     file_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-    if 1 + staged_rows + rejected + len(blank) == file_lines:
-        return blank
-    # Python's csv module reads a row with line breaks as one row, as DuckDB
-    # does, and counts the file's lines as it goes.
+    if 1 + staged_rows + rejected + len(blank) != file_lines:
+        blank = _map_file_lines(con, data)
+    end = 2 + staged_rows + rejected + len(blank)
+    con.execute("DROP TABLE IF EXISTS ingest_csv_line_map")
+    con.execute(
+        "CREATE TEMP TABLE ingest_csv_line_map AS "
+        "SELECT row_number() OVER (ORDER BY numbered.line) - 1 AS row_index, numbered.line, "
+        "coalesce(starts.file_line, numbered.line) AS file_line FROM ("
+        "SELECT range AS line FROM range(2, ?) "
+        "WHERE range NOT IN (SELECT line FROM ingest_csv_reject_errors) "
+        "AND range NOT IN (SELECT unnest(CAST(? AS BIGINT[])))) AS numbered "
+        "LEFT JOIN ingest_csv_file_lines AS starts ON starts.line = numbered.line",
+        [end, blank],
+    )
+
+
+def _map_file_lines(con: duckdb.DuckDBPyConnection, data: bytes) -> list[int]:
+    """Fill ingest_csv_file_lines and return the blank lines, both in DuckDB's count.
+
+    Python's csv module reads a row with line breaks as one row, as DuckDB
+    does, and counts the file's lines as it goes.
+    """
     reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
     starts, blank = [], []
     lines_read = 0
@@ -516,31 +536,6 @@ def _map_file_lines(con: duckdb.DuckDBPyConnection, data: bytes) -> list[int]:
         [len(starts) + 1, starts],
     )
     return blank
-
-
-def _build_line_map(con: duckdb.DuckDBPyConnection, blank: list[int]) -> None:
-    """Map each staged row to its line number in DuckDB's count and in the file.
-
-    Data lines start at 2. Lines that DuckDB rejected or skipped as blank
-    (``blank``, in DuckDB's count) are left out, so the n-th staged row is
-    the n-th remaining line.
-    """
-    staged_rows = con.execute("SELECT count(*) FROM ingest_csv_stage").fetchone()[0]
-    rejected = con.execute("SELECT count(DISTINCT line) FROM ingest_csv_reject_errors").fetchone()[
-        0
-    ]
-    end = 2 + staged_rows + rejected + len(blank)
-    con.execute("DROP TABLE IF EXISTS ingest_csv_line_map")
-    con.execute(
-        "CREATE TEMP TABLE ingest_csv_line_map AS "
-        "SELECT row_number() OVER (ORDER BY numbered.line) - 1 AS row_index, numbered.line, "
-        "coalesce(starts.file_line, numbered.line) AS file_line FROM ("
-        "SELECT range AS line FROM range(2, ?) "
-        "WHERE range NOT IN (SELECT line FROM ingest_csv_reject_errors) "
-        "AND range NOT IN (SELECT unnest(CAST(? AS BIGINT[])))) AS numbered "
-        "LEFT JOIN ingest_csv_file_lines AS starts ON starts.line = numbered.line",
-        [end, blank],
-    )
 
 
 def load_erp_csv(
