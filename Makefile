@@ -31,7 +31,7 @@ run: $(STAMP)  ## Run the main job on the bundled sample data
 	$(BIN)/shortpay run --inbox $(INBOX) --warehouse $(WAREHOUSE)
 
 test: $(STAMP) lint  ## Lint, then run the test suite
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 lint: $(STAMP)  ## Run ruff on the Python code and sqlfluff on the dbt models
 	$(BIN)/ruff check shortpay flows tests
