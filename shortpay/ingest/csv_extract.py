@@ -126,7 +126,7 @@ ERP_SPECS: dict[str, list[ColumnSpec]] = {
 # The header row must end within this many bytes.
 HEADER_BYTES = 1024 * 1024
 
-BLANK_LINE = re.compile(rb"(^|\n)[ \t\r]*(\n|$)")
+BLANK_LINE = re.compile(rb"(^|\n)\r?(\n|$)")
 
 
 def _quote_identifier(name: str) -> str:
@@ -228,13 +228,17 @@ def cast_sql(spec: ColumnSpec) -> str:
 
 
 def _blank_lines(data: bytes) -> list[int]:
-    """Return the 1-based numbers of whitespace-only lines, which DuckDB skips."""
+    """Return the 1-based numbers of empty lines, which DuckDB skips.
+
+    A line of spaces or tabs is not skipped: DuckDB reads it as a row with
+    one value, too few for the header.
+    """
     if not BLANK_LINE.search(data):
         return []
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    return [number for number, line in enumerate(lines, start=1) if not line.strip()]
+    return [number for number, line in enumerate(lines, start=1) if line in (b"", b"\r")]
 
 
 def _drop_read_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -429,7 +433,7 @@ def header_names(data: bytes) -> list[str]:
     head = data[:HEADER_BYTES].decode("utf-8-sig", errors="replace")
     if "\n" not in head and len(data) > HEADER_BYTES:
         raise CsvRejected(f"the header row is longer than {HEADER_BYTES} bytes")
-    first_row = next(csv.reader(io.StringIO(head)), None)
+    first_row = next(csv.reader(io.StringIO(head, newline="")), None)
     if not first_row:
         raise CsvRejected("the file has no header row")
     names: list[str] = []
@@ -448,7 +452,7 @@ def header_names(data: bytes) -> list[str]:
 REJECT_REASONS = {
     "MISSING COLUMNS": "too few columns",
     "TOO MANY COLUMNS": "too many columns",
-    "UNQUOTED VALUE": "a quoted value is not closed",
+    "UNQUOTED VALUE": "a quoted value is not closed, or text follows its closing quote",
     "LINE SIZE OVER MAXIMUM": "the line is too long",
     "INVALID ENCODING": "invalid UTF-8",
 }
@@ -528,7 +532,7 @@ def _map_file_lines(con: duckdb.DuckDBPyConnection, data: bytes) -> list[int]:
     lines_read = 0
     for line, row in enumerate(reader, start=1):
         starts.append(lines_read + 1)
-        if not row or (len(row) == 1 and not row[0].strip()):
+        if not row:
             blank.append(line)
         lines_read = reader.line_num
     con.execute(

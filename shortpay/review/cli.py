@@ -52,6 +52,17 @@ DECISION_COMMANDS = {
 EXCEPTION_ACTIONS = {"assign", "note", "resolve", "reopen"}
 
 
+def _days(text: str) -> int:
+    """Parse a whole number of days, 0 or more, for argparse."""
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of days {text!r}: use 0 or more") from None
+    if days < 0:
+        raise argparse.ArgumentTypeError(f"invalid number of days {text!r}: use 0 or more")
+    return days
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this package's subcommands to the `shortpay` parser."""
     review = subparsers.add_parser("review", help="work the exceptions queue and record decisions")
@@ -69,7 +80,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--min-amount", help="only items with at least this amount, e.g. 250.00"
     )
     list_parser.add_argument(
-        "--older-than", type=int, metavar="DAYS", help="only items detected more than DAYS days ago"
+        "--older-than", type=_days, metavar="DAYS",
+        help="only items detected more than DAYS days ago"
     )
 
     show_parser = _add_command(

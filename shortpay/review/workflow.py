@@ -213,6 +213,7 @@ def decide_deduction(
     actor = (actor or "").strip()
     if not actor:
         raise ReviewError("missing actor: pass --actor NAME or set USER")
+    assignee = (assignee or "").strip() or None
 
     def build_entry(decisions: list[Decision]) -> dict:
         state = current_deduction_state(published, decisions)
@@ -330,6 +331,7 @@ def decide_exception(
     actor = (actor or "").strip()
     if not actor:
         raise ReviewError("missing actor: pass --actor NAME or set USER")
+    assignee = (assignee or "").strip() or None
     if action == "assign" and not assignee:
         raise ReviewError("assign needs an assignee: pass --to NAME")
 

@@ -112,7 +112,12 @@ def run_edit(args: argparse.Namespace) -> int:
 
 def run_preview(args: argparse.Namespace) -> int:
     from shortpay import pipeline
-    from shortpay.rules.preview import PreviewError, compare_warehouses, format_report
+    from shortpay.rules.preview import (
+        PreviewError,
+        compare_warehouses,
+        decided_since_last_run,
+        format_report,
+    )
     from shortpay.settings import Paths
 
     try:
@@ -138,8 +143,9 @@ def run_preview(args: argparse.Namespace) -> int:
             args, f"preview failed: rebuilding the warehouse copy failed: {error}"
         )
     try:
-        report = compare_warehouses(paths.warehouse, rebuilt)
-    except PreviewError as error:
+        left_out = decided_since_last_run(paths.work_db, paths.state_db)
+        report = compare_warehouses(paths.warehouse, rebuilt, left_out)
+    except (PreviewError, duckdb.Error) as error:
         return _preview_failed(args, f"preview failed: {error}")
     finally:
         pipeline.remove_copy(rebuilt)

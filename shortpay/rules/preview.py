@@ -75,11 +75,12 @@ moved as (
     select *
     from paired
     where
-        current_category <> new_category
+        deduction_id not in (select deduction_id from left_out_deductions)
+        and (current_category <> new_category
         or current_validity <> new_validity
         or current_status <> new_status
         or current_valid_amount <> new_valid_amount
-        or current_invalid_amount <> new_invalid_amount
+        or current_invalid_amount <> new_invalid_amount)
 ),
 
 final as (
@@ -181,6 +182,9 @@ class PreviewReport:
     published_count: int
     rebuilt_count: int
     movements: list[Movement] = field(default_factory=list)
+    # Deductions with review decisions newer than the published warehouse,
+    # which the comparison leaves out (see decided_since_last_run).
+    left_out: list[str] = field(default_factory=list)
 
     @property
     def moved_count(self) -> int:
@@ -218,6 +222,7 @@ class PreviewReport:
             "moved_count": self.moved_count,
             "moved_amount": str(self.moved_amount),
             "valid_amount_change": str(self.valid_amount_change),
+            "left_out_deductions": list(self.left_out),
             "status_moves": [
                 {
                     name: str(value) if isinstance(value, Decimal) else value
@@ -235,14 +240,26 @@ class PreviewReport:
         }
 
 
-def compare_warehouses(published: Path, rebuilt: Path) -> PreviewReport:
-    """Compare ``fct_deductions`` of two DuckDB files, opening both read-only."""
+def compare_warehouses(
+    published: Path, rebuilt: Path, left_out: list[str] | None = None
+) -> PreviewReport:
+    """Compare ``fct_deductions`` of two DuckDB files, opening both read-only.
+
+    The deductions of ``left_out`` are not compared and are listed in the
+    report instead.
+    """
+    left_out = sorted(set(left_out or []))
     conn = duckdb.connect()
     try:
         conn.execute("attach ? as published_warehouse (read_only)", [str(published)])
         conn.execute("attach ? as rebuilt_warehouse (read_only)", [str(rebuilt)])
         for database in ("published_warehouse", "rebuilt_warehouse"):
             conn.execute(VIEW_SQL[(database, _deductions_schema(conn, database))])
+        conn.execute(
+            "create temp table left_out_deductions as"
+            " select unnest(cast(? as varchar[])) as deduction_id",
+            [left_out],
+        )
         published_count, rebuilt_count = conn.execute(TOTALS_SQL).fetchone()
         movements = [Movement(*row) for row in conn.execute(COMPARE_SQL).fetchall()]
     finally:
@@ -250,7 +267,39 @@ def compare_warehouses(published: Path, rebuilt: Path) -> PreviewReport:
     logger.info(
         "compared %s with %s: %d movement rows", published, rebuilt, len(movements)
     )
-    return PreviewReport(published_count, rebuilt_count, movements)
+    return PreviewReport(published_count, rebuilt_count, movements, left_out)
+
+
+def decided_since_last_run(work_db: Path, state_db: Path) -> list[str]:
+    """Return the deductions with review decisions that the last run did not take in.
+
+    The published warehouse shows the decisions of the last run's snapshot
+    (``raw.decision_log`` of the work database), so a decision made since
+    would show as a move caused by the rules.
+    """
+    from shortpay.review.log import has_decision_log
+    from shortpay.state import state_connection
+
+    if not state_db.exists():
+        return []
+    work = duckdb.connect(str(work_db), read_only=True)
+    try:
+        last_sequence = work.execute(
+            "select coalesce(max(sequence), -1) from raw.decision_log"
+        ).fetchone()[0]
+    except duckdb.CatalogException:
+        last_sequence = -1
+    finally:
+        work.close()
+    with state_connection(state_db, read_only=True) as state:
+        if not has_decision_log(state):
+            return []
+        rows = state.execute(
+            "select distinct deduction_id from decision_log"
+            " where sequence > ? and deduction_id is not null order by deduction_id",
+            [last_sequence],
+        ).fetchall()
+    return [deduction_id for (deduction_id,) in rows]
 
 
 def _deductions_schema(conn: duckdb.DuckDBPyConnection, database: str) -> str:
@@ -272,6 +321,12 @@ def format_report(report: PreviewReport) -> str:
         f"would move: {report.moved_count} deductions, amount {report.moved_amount}, "
         f"valid amount change {report.valid_amount_change}",
     ]
+    if report.left_out:
+        listed_ids = ", ".join(report.left_out[:5]) + (", ..." if len(report.left_out) > 5 else "")
+        lines.append(
+            f"left out: {len(report.left_out)} deductions with review decisions since the last"
+            f" run ({listed_ids}); run `shortpay run` to include them"
+        )
     if not report.movements:
         lines.append("no deduction changes category, validity, status or amounts")
         return "\n".join(lines) + "\n"

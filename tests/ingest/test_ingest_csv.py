@@ -20,7 +20,7 @@ REMITTANCE_HEADER = (
 
 # The issue of a row whose quoted value is never closed.
 UNCLOSED_QUOTE = (
-    "row could not be read: a quoted value is not closed "
+    "row could not be read: a quoted value is not closed, or text follows its closing quote "
     "(Value with unterminated quote found.)"
 )
 
@@ -232,6 +232,46 @@ def test_csv_rows_after_line_breaks_keep_file_lines(
     assert query("SELECT memo FROM raw.adjustments ORDER BY payment_id") == [
         ("short\nshipped",), ("a\nb\nc",),
     ]
+
+
+def test_csv_space_line_after_line_breaks(inbox: Path, tmp_path: Path, load, query) -> None:
+    """A line of spaces is a short row of its own, and the lines after it stay right."""
+    good = "C00001,Acme Markets,2026-11-02,{0},USD,1,{1},{0},{2}\n"
+    summary = load_remittances(
+        load, tmp_path, "remittances_space_line.csv",
+        # Lines 2 and 3: a memo with a line break. Line 4: one space.
+        "PMTX000010," + good.format("100.00", "1001", '5.00,SH,"m1\nm2"') + " \n"
+        + "PMTX000011," + good.format("200.00", "1002", ",,")
+        + "PMTX000012,C00001,Acme Markets,2026-11-02,50.00,USD,1,1003\n"
+        + "PMTX000013," + good.format("300.00", "1004", ",,"),
+    )
+
+    assert summary.payments == 3
+    assert query(
+        "SELECT payment_id, source_position FROM raw.payments ORDER BY payment_id"
+    ) == [("PMTX000010", "line 2"), ("PMTX000011", "line 5"), ("PMTX000013", "line 7")]
+    assert query(
+        "SELECT source_position FROM raw.ingest_issues ORDER BY source_position"
+    ) == [("line 4",), ("line 6",)]
+
+
+def test_csv_carriage_return_lines_load(inbox: Path, tmp_path: Path, load, query) -> None:
+    """A file whose lines end in a carriage return alone loads at its own lines."""
+    rows = [
+        REMITTANCE_HEADER.rstrip("\n"),
+        "PMTX000010,C00001,Acme Markets,2026-11-02,100.00,USD,1,1001,100.00,,,",
+        "PMTX000011,C00001,Acme Markets,2026-11-02,50.00,USD,1,1002",
+        "PMTX000012,C00001,Acme Markets,2026-11-02,200.00,USD,1,1003,200.00,,,",
+    ]
+    path = tmp_path / "remittances_cr.csv"
+    path.write_bytes(("\r".join(rows) + "\r").encode())
+    summary = load(path, under="remittances")
+
+    assert summary.payments == 2
+    assert query(
+        "SELECT payment_id, source_position FROM raw.payments ORDER BY payment_id"
+    ) == [("PMTX000010", "line 2"), ("PMTX000012", "line 4")]
+    assert query("SELECT source_position FROM raw.ingest_issues") == [("line 3",)]
 
 
 def test_csv_short_row_names_its_count(inbox: Path, tmp_path: Path, load, query) -> None:

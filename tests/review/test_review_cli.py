@@ -220,6 +220,25 @@ def test_show_unknown_id(paths, capsys):
     assert "no deduction or exception with id 'D404'" in err
 
 
+@pytest.mark.parametrize("item_id", ["D1", "E3"])
+def test_assign_to_blank_name_rejected(paths, capsys, item_id):
+    warehouse = str(paths.warehouse)
+    code, _, err = run(
+        capsys, "assign", item_id, "--to", "   ", "--actor", "ana", "--warehouse", warehouse
+    )
+
+    assert code == 1
+    assert "assign needs an assignee: pass --to NAME" in err
+
+
+def test_list_rejects_negative_days(paths, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        run(capsys, "list", "--older-than", "-5", "--warehouse", str(paths.warehouse))
+
+    assert stopped.value.code == 2
+    assert "invalid number of days '-5': use 0 or more" in capsys.readouterr().err
+
+
 def test_decisions_and_show_history(paths, capsys):
     warehouse = str(paths.warehouse)
     code, out, _ = run(

@@ -13,6 +13,7 @@ from shortpay.rules.preview import (
     PreviewError,
     StatusMove,
     compare_warehouses,
+    decided_since_last_run,
     format_report,
 )
 
@@ -173,3 +174,40 @@ def test_preview_missing_table(tmp_path: Path):
     assert str(error.value) == (
         "table fct_deductions not found in rebuilt warehouse (looked in schemas main, marts)"
     )
+
+
+def test_preview_leaves_out_decided_deductions(tmp_path: Path):
+    """A deduction decided since the last run is listed, not compared."""
+    published = build_warehouse(tmp_path / "warehouse.duckdb", PUBLISHED)
+    rebuilt = build_warehouse(tmp_path / "rebuilt.duckdb", REBUILT)
+
+    report = compare_warehouses(published, rebuilt, ["D2", "D2"])
+
+    assert report.movements[0] == Movement(
+        "C1", "unidentified", "compliance_fine", "needs_review", "invalid", "open", "open",
+        1, Decimal("10.25"), Decimal("0.00"), Decimal("10.25"), Decimal("10.25"),
+    )
+    assert report.moved_count == 5
+    assert report.left_out == ["D2"]
+    assert report.as_dict()["left_out_deductions"] == ["D2"]
+    assert format_report(report).splitlines()[2] == (
+        "left out: 1 deductions with review decisions since the last run (D2);"
+        " run `shortpay run` to include them"
+    )
+
+
+def test_decisions_after_the_snapshot_are_found(tmp_path: Path):
+    work_db, state_db = tmp_path / "work.duckdb", tmp_path / "state.duckdb"
+    with duckdb.connect(str(work_db)) as conn:
+        conn.execute("create schema raw")
+        conn.execute("create table raw.decision_log (sequence bigint, deduction_id varchar)")
+        conn.execute("insert into raw.decision_log values (1, 'D1'), (2, 'D2')")
+    with duckdb.connect(str(state_db)) as conn:
+        conn.execute("create table decision_log (sequence bigint, deduction_id varchar)")
+        conn.execute(
+            "insert into decision_log values (1, 'D1'), (2, 'D2'), (3, 'D9'), (4, null),"
+            " (5, 'D3'), (6, 'D9')"
+        )
+
+    assert decided_since_last_run(work_db, state_db) == ["D3", "D9"]
+    assert decided_since_last_run(work_db, tmp_path / "missing.duckdb") == []
