@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from shortpay.followups.config import Address, Cadence, Contact, FollowupRules
 from shortpay.followups.data import Deduction
 from shortpay.followups.outbox import StepRecord
+from shortpay.followups.render import one_line
 
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
@@ -178,5 +179,5 @@ def is_valid_email(address: str | None) -> bool:
 
 
 def clean_name(name: str | None) -> str:
-    """Collapse whitespace, including line breaks, so a name is safe in a header."""
-    return re.sub(r"\s+", " ", name or "").strip()
+    """Collapse whitespace and control characters, so a name is safe in a header."""
+    return one_line(name or "")

@@ -79,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     resolve.add_argument("--note", required=True, help="why, for the record")
     resolve.add_argument("--provider-id", help="the provider's message id, when known")
-    resolve.add_argument("--actor", default=os.environ.get("USER", "unknown"),
+    resolve.add_argument("--actor", default=os.environ.get("USER"),
                          help="who settles it (default: $USER)")
     resolve.set_defaults(handler=_resolve)
 
@@ -150,11 +150,17 @@ def _preview(args: argparse.Namespace) -> int:
         return 0
     if args.output is not None:
         writer = FileTransport(args.output)
+        failed = []
         for message in messages:
-            writer.send(message)
-        noun = "message" if len(messages) == 1 else "messages"
-        print(f"wrote {len(messages)} {noun} to {args.output}", file=sys.stderr)
-        return 0
+            result = writer.send(message)
+            if result.status != "sent":
+                failed.append(f"{message.message_id}: {result.error or result.status}")
+        written = len(messages) - len(failed)
+        noun = "message" if written == 1 else "messages"
+        print(f"wrote {written} {noun} to {args.output}", file=sys.stderr)
+        for failure in failed:
+            print(f"error: not written: {failure}", file=sys.stderr)
+        return 1 if failed else 0
     for message in messages:
         recipients = message.to_email + (f", cc {message.cc_email}" if message.cc_email else "")
         print(f"=== {message.message_id} to {recipients} ({message.language})")
@@ -217,9 +223,13 @@ def _resolve(args: argparse.Namespace) -> int:
     from shortpay.followups.outbox import resolve_message
 
     paths = Paths.for_warehouse(args.warehouse)
+    actor = (args.actor or "").strip()
+    if not actor:
+        print("error: missing actor: pass --actor NAME or set USER", file=sys.stderr)
+        return 1
     try:
         previous = resolve_message(paths.state_db, args.message_id, args.new_status,
-                                   args.note, args.provider_id, args.actor)
+                                   args.note, args.provider_id, actor)
     except (LookupError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

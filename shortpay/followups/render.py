@@ -178,7 +178,7 @@ def render_message(
             raise TemplateError(f"template {text_name} sets no subject")
         page_context = {
             **context,
-            "subject": _one_line(str(subject)),
+            "subject": one_line(str(subject)),
             "content_template": f"{language}/{step}.html",
         }
         body_html = environment.get_template("_email.html").render(page_context)
@@ -188,13 +188,22 @@ def render_message(
     except jinja2.TemplateError as error:
         raise TemplateError(f"template for {language}/{step} failed: {error}") from error
     return RenderedMessage(
-        subject=_one_line(str(subject)),
+        subject=one_line(str(subject)),
         body_text=body_text.strip() + "\n",
         body_html=body_html,
         letter_html=letter_html,
     )
 
 
-def _one_line(text: str) -> str:
-    """Collapse whitespace, including line breaks, so the text is a safe header."""
-    return re.sub(r"\s+", " ", text).strip()
+# Whitespace, line breaks and other control characters, which a mail header
+# must not contain.
+_NOT_IN_HEADERS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
+
+
+def one_line(text: str) -> str:
+    """Replace each run of whitespace or control characters with one space.
+
+    Customer names and subjects go into mail headers this way, so they can
+    neither add a header nor make the message invalid.
+    """
+    return _NOT_IN_HEADERS.sub(" ", text).strip()

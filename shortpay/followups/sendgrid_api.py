@@ -25,6 +25,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import math
 import os
 import time
 import urllib.error
@@ -391,6 +392,8 @@ def _number(environ: Mapping[str, str], name: str, default: float) -> float:
         number = float(value)
     except ValueError:
         raise TransportConfigError(f"invalid {name} {value!r}: expected a number") from None
+    if not math.isfinite(number):
+        raise TransportConfigError(f"invalid {name} {value!r}: expected a finite number")
     if number < 0:
         raise TransportConfigError(f"invalid {name} {value!r}: must not be negative")
     return number

@@ -45,6 +45,20 @@ def test_preview_forced_step_to_folder(paths, rules_dir, work_db, tmp_path, caps
     assert outbox.read_messages(paths.state_db) == []
 
 
+def test_preview_unwritable_folder_fails(paths, rules_dir, work_db, tmp_path, capsys):
+    work_db(WorkData(deductions=[deduction("D1")])).close()
+    plain_file = tmp_path / "preview"
+    plain_file.write_text("a file, not a folder")
+
+    code = main(cli(paths, rules_dir, "preview", "--deduction", "D1", "--output",
+                    str(plain_file)))
+
+    errors = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert f"wrote 0 messages to {plain_file}" in errors
+    assert any(line.startswith("error: not written: D1:first_notice: ") for line in errors)
+
+
 def test_preview_explains_nothing_due(paths, rules_dir, work_db, capsys):
     work_db(WorkData(deductions=[deduction("D1", status="closed")])).close()
 
@@ -131,10 +145,23 @@ def test_resolve_rejects_sent_message(paths, rules_dir, work_db, capsys):
     main(cli(paths, rules_dir, "send"))
 
     code = main(cli(paths, rules_dir, "resolve", "D1:first_notice", "--as", "queued",
-                    "--note", "again"))
+                    "--note", "again", "--actor", "ana"))
 
     assert code == 1
     assert "is sent; only unknown, failed or suppressed" in capsys.readouterr().err
+
+
+def test_resolve_needs_an_actor(paths, rules_dir, work_db, capsys, monkeypatch):
+    message_id = held_message(paths, rules_dir, work_db)
+    monkeypatch.delenv("USER", raising=False)
+
+    code = main(cli(paths, rules_dir, "resolve", message_id, "--as", "queued",
+                    "--note", "provider has no record of it"))
+
+    assert code == 1
+    assert "error: missing actor: pass --actor NAME or set USER" in capsys.readouterr().err
+    [row] = outbox.read_messages(paths.state_db)
+    assert (row.status, row.last_error) == ("unknown", "timed out")
 
 
 def test_resolve_sent_keeps_business_date(paths, rules_dir, work_db, capsys):
@@ -142,7 +169,7 @@ def test_resolve_sent_keeps_business_date(paths, rules_dir, work_db, capsys):
     message_id = held_message(paths, rules_dir, work_db)
 
     code = main(cli(paths, rules_dir, "resolve", message_id, "--as", "sent",
-                    "--note", "provider shows it delivered"))
+                    "--note", "provider shows it delivered", "--actor", "ana"))
 
     assert code == 0
     [row] = outbox.read_messages(paths.state_db)

@@ -357,6 +357,23 @@ def test_api_key_not_in_errors_or_repr(fake_sendgrid, monkeypatch, tmp_path):
         make_transport("sendgrid", tmp_path)
 
 
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("SHORTPAY_SENDGRID_TIMEOUT", "nan"),
+        ("SHORTPAY_SENDGRID_MAX_RETRIES", "inf"),
+        ("SHORTPAY_SENDGRID_BACKOFF", "1e400"),
+    ],
+)
+def test_non_finite_setting_rejected(fake_sendgrid, monkeypatch, tmp_path, name, value):
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(TransportConfigError) as raised:
+        make_transport("sendgrid", tmp_path)
+
+    assert str(raised.value) == f"invalid {name} {value!r}: expected a finite number"
+
+
 def test_bounce_list_suppresses_address(paths, rules_dir, work_db, fake_sendgrid):
     fake_sendgrid.suppression_lists["bounces"] = [
         {"created": 1767225600, "email": "AP@c2.example", "reason": "550 mailbox unknown",

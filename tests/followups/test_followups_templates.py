@@ -63,6 +63,21 @@ def test_header_injection_collapsed(paths, rules_dir, work_db):
     assert "\nBcc:" not in eml
 
 
+def test_control_characters_in_names_replaced(paths, rules_dir, work_db):
+    """A name with an escape or a NUL character is cleaned, and the message still goes out."""
+    conn = work_db(WorkData(customers=[
+        customer("C1", customer_name="Acme\x00 Foods\x85", ar_contact_name="Eve\x1b[31m Red"),
+    ]))
+
+    summary = run_followups(conn, paths, AS_OF, rules_dir)
+
+    message = only_message(paths)
+    assert (summary.queued, summary.sent, summary.failed) == (1, 1, 0)
+    assert message.to_name == "Eve [31m Red"
+    assert message.subject.endswith("from Acme Foods : please repay")
+    assert len(list(paths.outbox_dir.glob("*.eml"))) == 1
+
+
 def test_statement_totals_exact(paths, rules_dir, work_db):
     lines = [
         {"invoice_id": "INV-1", "line_number": number, "sku": f"SKU-{number}",
