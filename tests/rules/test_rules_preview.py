@@ -196,7 +196,7 @@ def test_preview_leaves_out_decided_deductions(tmp_path: Path):
     )
 
 
-def test_decisions_after_the_snapshot_are_found(tmp_path: Path):
+def test_decisions_after_snapshot_found(tmp_path: Path):
     work_db, state_db = tmp_path / "work.duckdb", tmp_path / "state.duckdb"
     with duckdb.connect(str(work_db)) as conn:
         conn.execute("create schema raw")
